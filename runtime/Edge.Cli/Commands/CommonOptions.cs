@@ -1,0 +1,29 @@
+using System.CommandLine;
+using Edge.Runtime;
+
+namespace Edge.Cli.Commands;
+
+/// <summary>Options shared by the commands that load a model; names follow llama.cpp's.</summary>
+sealed class CommonOptions
+{
+    public Option<string> Model { get; } = new("--model", "-m") { Description = "Model file (.edge) written by edge-pack", Required = true };
+
+    public Option<int> Threads { get; } = new("--threads", "-t") { Description = "Worker threads (default: one per core)" };
+
+    public Option<string?> Kernel { get; } = new("--kernel") { Description = "Force a ternary kernel (see `edge inspect --cpu`); also EDGE_KERNEL" };
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(Model);
+        command.Options.Add(Threads);
+        command.Options.Add(Kernel);
+    }
+
+    public EdgeModel Load(ParseResult parse)
+    {
+        int threads = parse.GetValue(Threads);
+        if (threads < 0)
+            throw new ArgumentException($"--threads must be ≥ 0 (got {threads}).");
+        return EdgeModel.Load(parse.GetValue(Model)!, new LoadOptions { Threads = threads, Kernel = parse.GetValue(Kernel) });
+    }
+}

@@ -1,0 +1,115 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using Edge.Format.Container;
+using Edge.Runtime.Kernels;
+using Edge.Runtime.Model;
+
+namespace Edge.Cli.Commands;
+
+/// <summary><c>edge inspect</c>: what a model file holds and what running it will cost, without running it.</summary>
+static class InspectCommand
+{
+    public static Command Create(TextWriter stdout, TextWriter stderr)
+    {
+        var model = new Option<string?>("--model", "-m") { Description = "Model file to describe" };
+        var tensors = new Option<bool>("--tensors") { Description = "List every tensor" };
+        var verify = new Option<bool>("--verify") { Description = "Recompute every tensor checksum" };
+        var cpu = new Option<bool>("--cpu") { Description = "Show the CPU features and the ternary kernel Edge will use" };
+        var command = new Command("inspect", "Describe a model file (metadata, tensors, memory) or the CPU");
+        command.Options.Add(model);
+        command.Options.Add(tensors);
+        command.Options.Add(verify);
+        command.Options.Add(cpu);
+        command.SetAction((parse, cancel) => CliErrors.Guard(stderr, () =>
+        {
+            string? path = parse.GetValue(model);
+            if (parse.GetValue(cpu))
+                DescribeCpu(stdout);
+            else if (path is null)
+                throw new ArgumentException("Give a model file with -m, or --cpu to describe this machine.");
+            if (path is not null)
+                return Task.FromResult(DescribeModel(stdout, stderr, path, parse.GetValue(tensors), parse.GetValue(verify)));
+            return Task.FromResult(0);
+        }));
+        return command;
+    }
+
+    static void DescribeCpu(TextWriter o)
+    {
+        o.WriteLine($"cpu: {RuntimeInformation.ProcessArchitecture}, {Environment.ProcessorCount} logical cores");
+        o.WriteLine($"kernels available: {string.Join(", ", KernelFactory.Available.Select(k => k.Name))}");
+        var chosen = KernelFactory.Default;
+        string forced = Environment.GetEnvironmentVariable(KernelFactory.OverrideVariable) is { Length: > 0 } f ? $" (forced by {KernelFactory.OverrideVariable}={f})" : "";
+        o.WriteLine($"kernel: {chosen.Name}{forced}: {chosen.Description}");
+    }
+
+    static int DescribeModel(TextWriter o, TextWriter err, string path, bool listTensors, bool verify)
+    {
+        using var file = ModelFile.Open(path);
+        var m = file.Metadata;
+        var c = m.Config;
+        o.WriteLine($"file: {path} ({Size(file.FileLength)}, format version {file.FormatVersion})");
+        o.WriteLine($"name: {(m.Name.Length > 0 ? m.Name : "(none)")}");
+        o.WriteLine($"architecture: {m.Architecture}");
+        o.WriteLine($"  vocab_size {c.VocabSize}, hidden_size {c.HiddenSize}, num_hidden_layers {c.NumHiddenLayers}, intermediate_size {c.IntermediateSize}");
+        o.WriteLine($"  num_heads {c.NumHeads}, rms_norm_eps {c.RmsNormEps:G}, use_lower_bound {c.UseLowerBound}, max_position_embeddings {c.MaxPositionEmbeddings}");
+        o.WriteLine($"tokenizer: {m.Tokenizer.Kind} ({m.Tokenizer.Tensor}), bos {m.Tokenizer.BosTokenId}, eos {m.Tokenizer.EosTokenId}, unk {m.Tokenizer.UnkTokenId}, add_bos {m.Tokenizer.AddBosToken}");
+        o.WriteLine($"packer: {m.Packer}");
+        foreach (var s in m.Sources)
+            o.WriteLine($"  source {s.Name} ({Size(s.Bytes)}) sha256 {s.Sha256}");
+
+        long ternaryWeights = 0, ternaryBytes = 0, params_ = 0;
+        var byType = new SortedDictionary<TensorType, (int Count, long Bytes)>();
+        foreach (var t in file.Tensors)
+        {
+            byType[t.Type] = byType.TryGetValue(t.Type, out var e) ? (e.Count + 1, e.Bytes + t.Length) : (1, t.Length);
+            if (t.Type != TensorType.Bytes)
+                params_ += t.ElementCount;
+            if (t.Type == TensorType.Ternary2)
+            {
+                ternaryWeights += t.ElementCount;
+                ternaryBytes += t.Length;
+            }
+        }
+        o.WriteLine($"tensors: {file.Tensors.Count}, parameters {params_:N0}");
+        foreach (var (type, (count, bytes)) in byType)
+            o.WriteLine($"  {type,-9} {count,5} tensors {Size(bytes),12}");
+        o.WriteLine($"ternary: {ternaryWeights:N0} weights in {Size(ternaryBytes)} ({8.0 * ternaryBytes / Math.Max(1, ternaryWeights):F3} bits/weight); read per decoded token");
+
+        const int batch = 64;
+        long state = 4L * c.NumHiddenLayers * c.HiddenSize;
+        long workspace = HgrnBitModel.WorkspaceBytesFor(c, batch);
+        long norms = 4L * file.Tensors.Where(t => t.Type == TensorType.F32).Sum(t => t.ElementCount);
+        o.WriteLine("memory:");
+        o.WriteLine($"  mapped (file, shared, paged in on use)  {Size(file.FileLength),12}");
+        o.WriteLine($"  recurrent state per sequence             {Size(state),12}  (constant in context length)");
+        o.WriteLine($"  workspace (prefill batch {batch})             {Size(workspace),12}");
+        o.WriteLine($"  fp32 vectors copied at load              {Size(norms),12}");
+
+        if (listTensors)
+        {
+            o.WriteLine("tensor table:");
+            foreach (var t in file.Tensors)
+                o.WriteLine($"  {t.Name,-44} {t.Type,-8} {t.ShapeText,-14} @{t.Offset,-12} {Size(t.Length),10}{(t.Type == TensorType.Ternary2 ? $"  scale {t.Scale:G6}" : "")}");
+        }
+        if (verify)
+        {
+            var bad = file.VerifyChecksums();
+            if (bad.Count > 0)
+            {
+                err.WriteLine($"edge: error: checksum mismatch in {bad.Count} tensor(s): {string.Join(", ", bad.Take(5))}; the file is corrupt.");
+                return 1;
+            }
+            o.WriteLine($"checksums: all {file.Tensors.Count} tensors OK");
+        }
+        return 0;
+    }
+
+    static string Size(long bytes) => bytes switch
+    {
+        >= 1L << 30 => $"{bytes / (double)(1L << 30):F2} GiB",
+        >= 1L << 20 => $"{bytes / (double)(1L << 20):F2} MiB",
+        >= 1L << 10 => $"{bytes / 1024.0:F1} KiB",
+        _ => $"{bytes} B",
+    };
+}

@@ -1,0 +1,46 @@
+using Edge.Format.Numerics;
+
+namespace Edge.Format.Container;
+
+/// <summary>Element types of tensors in a model file. Values are part of the file format; never renumber.</summary>
+public enum TensorType : byte
+{
+    /// <summary>IEEE fp32, little-endian.</summary>
+    F32 = 0,
+
+    /// <summary>IEEE fp16, little-endian.</summary>
+    F16 = 1,
+
+    /// <summary>Ternary weights in the <see cref="TernaryPacking"/> layout, with one per-tensor scale.</summary>
+    Ternary2 = 2,
+
+    /// <summary>An opaque byte blob (for example the SentencePiece tokenizer model).</summary>
+    Bytes = 3,
+}
+
+public static class TensorTypes
+{
+    public static bool IsKnown(TensorType type) => type is TensorType.F32 or TensorType.F16 or TensorType.Ternary2 or TensorType.Bytes;
+
+    /// <summary>The byte length a tensor of this type and shape must have, or null if the shape is invalid for it.</summary>
+    public static long? ExpectedLength(TensorType type, IReadOnlyList<long> shape)
+    {
+        if (shape.Count == 0 || shape.Any(d => d <= 0 || d > int.MaxValue))
+            return null;
+        long count = 1;
+        foreach (long d in shape)
+        {
+            count *= d;
+            if (count > (1L << 40))
+                return null;
+        }
+        return type switch
+        {
+            TensorType.F32 => count * 4,
+            TensorType.F16 => count * 2,
+            TensorType.Ternary2 => shape.Count == 2 ? TernaryPacking.MatrixBytes(shape[0], (int)shape[1]) : null,
+            TensorType.Bytes => shape.Count == 1 ? count : null,
+            _ => null,
+        };
+    }
+}

@@ -1,0 +1,72 @@
+using Edge.Format.Container;
+using Edge.Runtime.Kernels;
+using Edge.Runtime.Model;
+using Edge.Runtime.Tokenization;
+
+namespace Edge.Runtime;
+
+/// <summary>Options for loading a model.</summary>
+public sealed record LoadOptions
+{
+    /// <summary>Kernel name (see <see cref="KernelFactory"/>); null picks <c>EDGE_KERNEL</c> or the fastest.</summary>
+    public string? Kernel { get; init; }
+
+    /// <summary>Worker threads for the matrix products; 0 means one per physical core.</summary>
+    public int Threads { get; init; }
+
+    /// <summary>Tokens per batch during prefill.</summary>
+    public int MaxBatch { get; init; } = 64;
+
+    /// <summary>Recompute every tensor's checksum at load (reads the whole file once).</summary>
+    public bool VerifyChecksums { get; init; }
+}
+
+/// <summary>A loaded model: the mapped file, its weights, tokenizer and forward pass.</summary>
+public sealed class EdgeModel : IDisposable
+{
+    EdgeModel(ModelFile file, HgrnBitModel model, EdgeTokenizer tokenizer)
+    {
+        File = file;
+        Model = model;
+        Tokenizer = tokenizer;
+    }
+
+    public ModelFile File { get; }
+    public HgrnBitModel Model { get; }
+    public EdgeTokenizer Tokenizer { get; }
+    public HgrnBitConfig Config => Model.Config;
+
+    /// <summary>Maps, validates and prepares a model file. Errors are <see cref="InvalidDataException"/> or I/O exceptions with a readable message.</summary>
+    public static EdgeModel Load(string path, LoadOptions? options = null)
+    {
+        options ??= new LoadOptions();
+        var file = ModelFile.Open(path);
+        try
+        {
+            if (file.Metadata.Architecture != HgrnBitConfig.ModelType)
+                throw new InvalidDataException($"Model architecture \"{file.Metadata.Architecture}\" is not supported; Edge runs {HgrnBitConfig.ModelType} (MatMul-free LM) models.");
+            if (options.VerifyChecksums && file.VerifyChecksums() is { Count: > 0 } bad)
+                throw new InvalidDataException($"Checksum mismatch in {bad.Count} tensor(s), first {bad[0]}: the model file is corrupt; copy or pack it again.");
+            var tokenizerInfo = file.Metadata.Tokenizer;
+            var tokenizer = new EdgeTokenizer(file.GetBytes(file.Expect(tokenizerInfo.Tensor, TensorType.Bytes, file.GetInfo(tokenizerInfo.Tensor).Shape)), tokenizerInfo);
+            var weights = new HgrnBitWeights(file);
+            if (tokenizer.VocabularySize > weights.Config.VocabSize)
+                throw new InvalidDataException($"The tokenizer has {tokenizer.VocabularySize} tokens but the model only {weights.Config.VocabSize}.");
+            var kernel = options.Kernel is null ? KernelFactory.Default : KernelFactory.Select(options.Kernel);
+            int threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
+            var model = new HgrnBitModel(weights, new TernaryExecutor(kernel, threads), options.MaxBatch);
+            return new EdgeModel(file, model, tokenizer);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        Model.Executor.Dispose();
+        File.Dispose();
+    }
+}

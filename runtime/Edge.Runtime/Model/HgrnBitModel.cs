@@ -1,0 +1,241 @@
+using System.Numerics.Tensors;
+using Edge.Format.Container;
+using Edge.Format.Numerics;
+using Edge.Runtime.Kernels;
+
+namespace Edge.Runtime.Model;
+
+/// <summary>
+/// The HGRN-Bit forward pass (MatMul-free LM), as the official code computes it (docs/forward-pass.md):
+/// <code>
+/// h = embed(token)
+/// for each layer:  a = o_proj( RMSNorm_g(g) ⊙ silu(state) )  with the MLGRU
+///                      f = lb + (1-lb)·σ(f_proj(x)),  i = silu(i_proj(x))·(1-f),  state = f⊙state + i
+///                  s = h + a;  h = s + down( silu(gate) ⊙ up )  with [gate, up] = gate_proj(RMSNorm(s))
+/// logits = lm_head(RMSNorm(h))
+/// </code>
+/// where every projection is a BitLinear (own RMSNorm → int8 → ternary integer product → one rescale).
+/// Buffers are allocated once for a batch of up to <see cref="MaxBatch"/> tokens; a call allocates nothing.
+/// An instance is not thread-safe: one sequence runs at a time.
+/// </summary>
+public sealed class HgrnBitModel
+{
+    readonly HgrnBitWeights _w;
+    readonly TernaryExecutor _executor;
+    readonly int _h, _i, _v;
+
+    // Workspace, (B) = up to MaxBatch tokens of one call.
+    readonly float[] _x;        // (B, H) residual stream
+    readonly float[] _xn;       // (B, H) block-norm output, input of the projections
+    readonly float[] _ig;       // (B, H) i projection, then the recurrence input
+    readonly float[] _fg;       // (B, H) f projection, then the forget gate
+    readonly float[] _gg;       // (B, H) g projection
+    readonly float[] _o;        // (B, H) gated recurrence output, input of o_proj
+    readonly float[] _a;        // (B, H) o_proj / down_proj output
+    readonly float[] _gu;       // (B, 2I) gate_proj output: gate | up
+    readonly float[] _m;        // (B, I) silu(gate)·up
+    readonly float[] _normed;   // (max K) one row normalized before quantizing
+    readonly sbyte[] _q;        // (B, max padded K) int8 activations
+    readonly int[] _qSum;       // (B) Σq per row
+    readonly float[] _qScale;   // (B) activation scale sx per row
+    readonly int[] _acc;        // (B, max(2I, H)) integer sums
+    readonly int[] _accLogits;  // (V) integer sums of the lm_head for one token
+    readonly float[] _last;     // (H) final-norm output of the last token
+
+    public HgrnBitModel(HgrnBitWeights weights, TernaryExecutor executor, int maxBatch = 64)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBatch, 1);
+        _w = weights;
+        _executor = executor;
+        MaxBatch = maxBatch;
+        _h = weights.Config.HiddenSize;
+        _i = weights.Config.IntermediateSize;
+        _v = weights.Config.VocabSize;
+        int kMax = Math.Max(_h, _i);
+        int kPad = TernaryPacking.PaddedLength(kMax);
+        _x = new float[maxBatch * _h];
+        _xn = new float[maxBatch * _h];
+        _ig = new float[maxBatch * _h];
+        _fg = new float[maxBatch * _h];
+        _gg = new float[maxBatch * _h];
+        _o = new float[maxBatch * _h];
+        _a = new float[maxBatch * _h];
+        _gu = new float[maxBatch * 2 * _i];
+        _m = new float[maxBatch * _i];
+        _normed = new float[kMax];
+        _q = new sbyte[maxBatch * kPad];
+        _qSum = new int[maxBatch];
+        _qScale = new float[maxBatch];
+        _acc = new int[maxBatch * Math.Max(2 * _i, _h)];
+        _accLogits = new int[_v];
+        _last = new float[_h];
+    }
+
+    public HgrnBitConfig Config => _w.Config;
+
+    public int MaxBatch { get; }
+
+    public TernaryExecutor Executor => _executor;
+
+    /// <summary>Bytes of the workspace allocated for this model (excluding the mapped weights).</summary>
+    public long WorkspaceBytes => WorkspaceBytesFor(_w.Config, MaxBatch);
+
+    /// <summary>The workspace a model of this shape allocates, without building it (for <c>edge inspect</c>).</summary>
+    public static long WorkspaceBytesFor(HgrnBitConfig c, int maxBatch)
+    {
+        long h = c.HiddenSize, i = c.IntermediateSize, v = c.VocabSize, b = maxBatch;
+        long kMax = Math.Max(h, i), kPad = TernaryPacking.PaddedLength((int)kMax);
+        long floats = 7 * b * h + 2 * b * i + b * i + kMax + b + h;
+        long ints = b + b * Math.Max(2 * i, h) + v;
+        return 4 * floats + 4 * ints + b * kPad;
+    }
+
+    public RecurrentState CreateState() => new(_w.Config.NumHiddenLayers, _h);
+
+    /// <summary>
+    /// Feeds tokens through the model, advancing <paramref name="state"/>, and writes the logits (V) of the last
+    /// token. Long inputs run in batches of <see cref="MaxBatch"/>: each weight is read once per batch (prefill),
+    /// and the result is identical to feeding the tokens one by one.
+    /// </summary>
+    public void Forward(ReadOnlySpan<int> tokens, RecurrentState state, Span<float> logits)
+    {
+        if (tokens.IsEmpty)
+            throw new ArgumentException("No tokens to run.", nameof(tokens));
+        if (logits.Length < _v)
+            throw new ArgumentException($"Logits need room for {_v} values.", nameof(logits));
+        for (int start = 0; start < tokens.Length; start += MaxBatch)
+        {
+            var chunk = tokens.Slice(start, Math.Min(MaxBatch, tokens.Length - start));
+            RunBlocks(chunk, state);
+        }
+        int n = Math.Min(MaxBatch, (tokens.Length - 1) % MaxBatch + 1);
+        Logits(_x.AsSpan((n - 1) * _h, _h), logits);
+    }
+
+    /// <summary>
+    /// Like <see cref="Forward"/>, but calls <paramref name="onLogits"/> with the logits after every token
+    /// (used to score text). The span is only valid during the call.
+    /// </summary>
+    public void ForwardAll(ReadOnlySpan<int> tokens, RecurrentState state, Span<float> logitsScratch, LogitsCallback onLogits)
+    {
+        for (int start = 0; start < tokens.Length; start += MaxBatch)
+        {
+            var chunk = tokens.Slice(start, Math.Min(MaxBatch, tokens.Length - start));
+            RunBlocks(chunk, state);
+            for (int b = 0; b < chunk.Length; b++)
+            {
+                Logits(_x.AsSpan(b * _h, _h), logitsScratch);
+                onLogits(start + b, logitsScratch[.._v]);
+            }
+        }
+    }
+
+    public delegate void LogitsCallback(int position, ReadOnlySpan<float> logits);
+
+    void RunBlocks(ReadOnlySpan<int> tokens, RecurrentState state)
+    {
+        int n = tokens.Length;
+        for (int b = 0; b < n; b++)
+            Embed(tokens[b], _x.AsSpan(b * _h, _h));
+        for (int l = 0; l < _w.Layers.Length; l++)
+            Block(l, n, state.Hidden[l]);
+        state.Position += n;
+    }
+
+    unsafe void Embed(int token, Span<float> destination)
+    {
+        if ((uint)token >= (uint)_v)
+            throw new ArgumentOutOfRangeException(nameof(token), $"Token id {token} is outside the vocabulary of {_v}.");
+        var row = new ReadOnlySpan<Half>(_w.Embeddings + (long)token * _h, _h);
+        TensorPrimitives.ConvertToSingle(row, destination);
+    }
+
+    void Block(int layer, int n, float[] hidden)
+    {
+        var w = _w.Layers[layer];
+        int h = _h;
+        float eps = _w.Config.RmsNormEps;
+
+        // Token mixer (MLGRU): i, f, g all project the attn_norm output.
+        for (int b = 0; b < n; b++)
+            ActivationQuantizer.RmsNorm(_x.AsSpan(b * h, h), w.AttnNorm, eps, _xn.AsSpan(b * h, h));
+        BitLinear(w.IProj, _xn, n, _ig);
+        BitLinear(w.FProj, _xn, n, _fg);
+        BitLinear(w.GProj, _xn, n, _gg);
+        bool bounded = layer > 0;
+        for (int b = 0; b < n; b++)
+        {
+            var i = _ig.AsSpan(b * h, h);
+            var f = _fg.AsSpan(b * h, h);
+            for (int c = 0; c < h; c++)
+            {
+                float forget = Sigmoid(f[c]);
+                if (bounded)
+                    forget = w.LowerBound[c] + (1 - w.LowerBound[c]) * forget;
+                float input = Silu(i[c]) * (1 - forget);
+                hidden[c] = forget * hidden[c] + input;
+            }
+            // o = RMSNorm(g)·silu(h): the code normalizes the gate projection and swishes the recurrence.
+            var o = _o.AsSpan(b * h, h);
+            ActivationQuantizer.RmsNorm(_gg.AsSpan(b * h, h), w.GNorm, eps, o);
+            for (int c = 0; c < h; c++)
+                o[c] *= Silu(hidden[c]);
+        }
+        BitLinear(w.OProj, _o, n, _a);
+        TensorPrimitives.Add(_x.AsSpan(0, n * h), _a.AsSpan(0, n * h), _x.AsSpan(0, n * h));
+
+        // Channel mixer (GLU): one gate_proj gives [gate | up].
+        for (int b = 0; b < n; b++)
+            ActivationQuantizer.RmsNorm(_x.AsSpan(b * h, h), w.MlpNorm, eps, _xn.AsSpan(b * h, h));
+        BitLinear(w.GateProj, _xn, n, _gu);
+        for (int b = 0; b < n; b++)
+        {
+            var gate = _gu.AsSpan(b * 2 * _i, _i);
+            var up = _gu.AsSpan(b * 2 * _i + _i, _i);
+            var m = _m.AsSpan(b * _i, _i);
+            for (int c = 0; c < _i; c++)
+                m[c] = Silu(gate[c]) * up[c];
+        }
+        BitLinear(w.DownProj, _m, n, _a);
+        TensorPrimitives.Add(_x.AsSpan(0, n * h), _a.AsSpan(0, n * h), _x.AsSpan(0, n * h));
+    }
+
+    void Logits(ReadOnlySpan<float> x, Span<float> logits)
+    {
+        ActivationQuantizer.RmsNorm(x, _w.FinalNorm, _w.Config.RmsNormEps, _last);
+        var head = _w.LmHead;
+        int kPad = head.Matrix.PaddedColumns;
+        _qScale[0] = ActivationQuantizer.Quantize(_last, head.Norm, _normed, _q.AsSpan(0, kPad));
+        _qSum[0] = Sum(_q.AsSpan(0, kPad));
+        _executor.MatMul(head.Matrix, _q.AsSpan(0, kPad), _qSum.AsSpan(0, 1), 1, _accLogits);
+        BitLinearRule.Rescale(_accLogits, BitLinearRule.OutputFactor(head.Matrix.Scale, _qScale[0]), logits[.._v]);
+    }
+
+    /// <summary>output (n, N) = BitLinear(input (n, K)): per-row RMSNorm + int8 quantization, integer product, rescale.</summary>
+    void BitLinear(BitLinearWeights layer, float[] input, int n, float[] output)
+    {
+        var m = layer.Matrix;
+        int k = m.Columns, kPad = m.PaddedColumns, rows = m.Rows;
+        for (int b = 0; b < n; b++)
+        {
+            var q = _q.AsSpan(b * kPad, kPad);
+            _qScale[b] = ActivationQuantizer.Quantize(input.AsSpan(b * k, k), layer.Norm, _normed, q);
+            _qSum[b] = Sum(q);
+        }
+        _executor.MatMul(m, _q.AsSpan(0, n * kPad), _qSum.AsSpan(0, n), n, _acc);
+        for (int b = 0; b < n; b++)
+            BitLinearRule.Rescale(_acc.AsSpan(b * rows, rows), BitLinearRule.OutputFactor(m.Scale, _qScale[b]), output.AsSpan(b * rows, rows));
+    }
+
+    static int Sum(ReadOnlySpan<sbyte> q)
+    {
+        int s = 0;
+        foreach (sbyte v in q)
+            s += v;
+        return s;
+    }
+
+    static float Sigmoid(float v) => 1f / (1f + MathF.Exp(-v));
+
+    static float Silu(float v) => v / (1f + MathF.Exp(-v));
+}

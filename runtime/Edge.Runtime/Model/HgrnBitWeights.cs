@@ -1,0 +1,107 @@
+using Edge.Format.Container;
+using Edge.Runtime.Kernels;
+
+namespace Edge.Runtime.Model;
+
+/// <summary>A BitLinear layer: its own RMSNorm weight and a packed ternary matrix.</summary>
+public sealed class BitLinearWeights(float[] norm, TernaryMatrix matrix)
+{
+    public float[] Norm { get; } = norm;        // (in)
+    public TernaryMatrix Matrix { get; } = matrix; // (out, in) ternary, mapped
+}
+
+/// <summary>Weights of one <c>HGRNBitBlock</c>.</summary>
+public sealed class LayerWeights
+{
+    public required float[] AttnNorm { get; init; }        // (H)
+    public required BitLinearWeights IProj { get; init; }  // (H, H) input
+    public required BitLinearWeights FProj { get; init; }  // (H, H) forget gate
+    public required BitLinearWeights GProj { get; init; }  // (H, H) output gate
+    public required float[] GNorm { get; init; }           // (H) RMSNorm of g before the swish gate
+    public required BitLinearWeights OProj { get; init; }  // (H, H)
+    public required float[] MlpNorm { get; init; }         // (H)
+    public required BitLinearWeights GateProj { get; init; } // (2I, H): rows 0..I-1 gate, I..2I-1 up
+    public required BitLinearWeights DownProj { get; init; } // (H, I)
+    public required float[] LowerBound { get; init; }      // (H) lb[l]; all zero for layer 0
+}
+
+/// <summary>
+/// All weights of an HGRN-Bit model. Ternary matrices and the embedding table stay in the mapped file; the small
+/// fp32 vectors (norms, lower bounds) are copied out.
+/// </summary>
+public sealed unsafe class HgrnBitWeights
+{
+    public HgrnBitConfig Config { get; }
+    public Half* Embeddings { get; }                     // (V, H) fp16, mapped
+    public LayerWeights[] Layers { get; }                // (L)
+    public float[] FinalNorm { get; }                    // (H)
+    public BitLinearWeights LmHead { get; }              // (V, H)
+
+    public HgrnBitWeights(ModelFile file)
+    {
+        var c = file.Metadata.Config;
+        c.Validate();
+        Config = c;
+        int h = c.HiddenSize, v = c.VocabSize, l = c.NumHiddenLayers, i = c.IntermediateSize;
+        Embeddings = (Half*)file.GetPointer(file.Expect("model.embeddings.weight", TensorType.F16, v, h));
+        FinalNorm = Vector(file, "model.norm.weight", h);
+        LmHead = BitLinear(file, "lm_head", v, h);
+        float[][] lowerBounds = c.UseLowerBound
+            ? LowerBounds(file.GetSpan<float>("model.lower_bounds", TensorType.F32, l, h), l, h)
+            : Enumerable.Range(0, l).Select(_ => new float[h]).ToArray();
+        Layers = new LayerWeights[l];
+        for (int n = 0; n < l; n++)
+        {
+            string p = $"model.layers.{n}.";
+            Layers[n] = new LayerWeights
+            {
+                AttnNorm = Vector(file, p + "attn_norm.weight", h),
+                IProj = BitLinear(file, p + "attn.i_proj", h, h),
+                FProj = BitLinear(file, p + "attn.f_proj", h, h),
+                GProj = BitLinear(file, p + "attn.g_proj", h, h),
+                GNorm = Vector(file, p + "attn.g_norm.weight", h),
+                OProj = BitLinear(file, p + "attn.o_proj", h, h),
+                MlpNorm = Vector(file, p + "mlp_norm.weight", h),
+                GateProj = BitLinear(file, p + "mlp.gate_proj", 2 * i, h),
+                DownProj = BitLinear(file, p + "mlp.down_proj", h, i),
+                LowerBound = lowerBounds[n],
+            };
+        }
+    }
+
+    /// <summary>
+    /// lb = cumsum(softmax(lower_bounds, dim=layers)) - P[0], per channel: lb[0] = 0 and the bounds grow with depth.
+    /// </summary>
+    public static float[][] LowerBounds(ReadOnlySpan<float> raw, int layers, int hidden)
+    {
+        var lb = new float[layers][];
+        for (int n = 0; n < layers; n++)
+            lb[n] = new float[hidden];
+        var p = new float[layers];
+        for (int ch = 0; ch < hidden; ch++)
+        {
+            float max = float.NegativeInfinity;
+            for (int n = 0; n < layers; n++)
+                max = MathF.Max(max, raw[n * hidden + ch]);
+            float sum = 0;
+            for (int n = 0; n < layers; n++)
+                sum += p[n] = MathF.Exp(raw[n * hidden + ch] - max);
+            float cumulative = 0;
+            for (int n = 0; n < layers; n++)
+            {
+                cumulative += p[n] / sum;
+                lb[n][ch] = cumulative - p[0] / sum;
+            }
+        }
+        return lb;
+    }
+
+    static float[] Vector(ModelFile file, string name, int length) =>
+        file.GetSpan<float>(name, TensorType.F32, length).ToArray();
+
+    static BitLinearWeights BitLinear(ModelFile file, string prefix, int rows, int columns)
+    {
+        var t = file.Expect(prefix + ".weight", TensorType.Ternary2, rows, columns);
+        return new BitLinearWeights(Vector(file, prefix + ".norm.weight", columns), new TernaryMatrix(file.GetPointer(t), rows, columns, t.Scale));
+    }
+}
