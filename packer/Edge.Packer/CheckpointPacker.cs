@@ -62,6 +62,8 @@ public sealed class CheckpointPacker(TextWriter progress)
             if (target.Type == TensorType.Ternary2)
             {
                 scale = LatentScale(source, cancel);
+                if (!float.IsFinite(scale.Value))
+                    throw NotFinite(source);
                 float inverse = 1f / scale.Value;
                 var latent = new float[target.Shape[1]];
                 TensorEncoder.WriteTernary(writer, target, scale.Value, (row, codes) =>
@@ -73,7 +75,14 @@ public sealed class CheckpointPacker(TextWriter progress)
             }
             else
             {
-                TensorEncoder.WriteFloat(writer, target, (row, values) => source.ReadAsSingle(row * values.Length, values), cancel);
+                float limit = target.Type == TensorType.F16 ? (float)Half.MaxValue : float.MaxValue;
+                TensorEncoder.WriteFloat(writer, target, (row, values) =>
+                {
+                    source.ReadAsSingle(row * values.Length, values);
+                    foreach (float v in values)
+                        if (!(Math.Abs(v) <= limit))
+                            throw NotFinite(source);
+                }, cancel);
             }
             report.Tensor(target.Name, target.Type, target.Shape, scale);
         }
@@ -82,6 +91,9 @@ public sealed class CheckpointPacker(TextWriter progress)
         long bytes = new FileInfo(outputPath).Length;
         return new PackSummary(outputPath, writer.Tensors.Count, bytes, clock.Elapsed);
     }
+
+    static PackerException NotFinite(SafetensorsTensor source) =>
+        new($"Tensor {source.Name} in {source.File.FileName} holds NaN, infinite or (for fp16 storage) out-of-range values; the checkpoint is damaged.");
 
     /// <summary>First pass over a BitLinear weight: the absmean of its latent values, accumulated chunk by chunk.</summary>
     static float LatentScale(SafetensorsTensor source, CancellationToken cancel)
