@@ -66,7 +66,8 @@ def main() -> None:
     parser.add_argument("--dropout", type=float, default=0.1)
     parser.add_argument("--warmup-steps", type=int, default=100)
     parser.add_argument("--time-budget", type=float, default=420.0, help="seconds of training")
-    parser.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: time only)")
+    parser.add_argument("--max-steps", type=int, default=0,
+                        help="schedule over this many steps (0: over --time-budget seconds)")
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--compile", action="store_true")
@@ -129,9 +130,8 @@ def main() -> None:
         elapsed = time.time() - train_started
         if elapsed >= args.time_budget or (args.max_steps and step >= args.max_steps):
             break
-        progress = min(1.0, elapsed / args.time_budget)
-        if args.max_steps:
-            progress = max(progress, step / args.max_steps)
+        # With --max-steps the schedule follows steps and the time budget is only a hard stop.
+        progress = step / args.max_steps if args.max_steps else min(1.0, elapsed / args.time_budget)
         warm = min(1.0, (step + 1) / args.warmup_steps)
         lr = args.lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
         for group in optimizer.param_groups:
