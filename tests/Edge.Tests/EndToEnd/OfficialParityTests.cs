@@ -33,9 +33,10 @@ public sealed class OfficialParityTests : IDisposable
 
     public sealed record Expected(string Text, int[] Ids, float[][] Logits, int[] Greedy);
 
-    public static IEnumerable<Expected> Prompts()
+    /// <summary>The prompts of an expected.json fixture (official-tiny by default).</summary>
+    public static IEnumerable<Expected> Prompts(string? fixtureDir = null)
     {
-        using var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(FixtureDir, "expected.json")));
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(fixtureDir ?? FixtureDir, "expected.json")));
         foreach (var p in doc.RootElement.GetProperty("prompts").EnumerateArray())
             yield return new Expected(
                 p.GetProperty("text").GetString()!,
