@@ -486,14 +486,15 @@ public sealed class TernaryDeviceEmulator : SpiDevice
         {
             var row = _weights.AsSpan((int)(s.Base + (long)r * rowBytes), rowBytes);
             int acc = 0;
-            for (int i = 0; i < rowBytes; i++)
+            for (int block = 0; block < rowBytes / 64; block++)
             {
-                int block = i / 64, j = i % 64, b = row[i];
-                for (int lane = 0; lane < 4; lane++)
+                var bytes = row.Slice(block * 64, 64);
+                var xb = x.AsSpan(block * 256, 256);
+                for (int j = 0; j < 64; j++)
                 {
-                    int code = (b >> (2 * lane)) & 3;
-                    int weight = code == 0 ? -1 : code == 2 ? 1 : 0;
-                    acc += weight * (sbyte)x[block * 256 + lane * 64 + j];
+                    int b = bytes[j];
+                    acc += CodeWeight[b & 3] * (sbyte)xb[j] + CodeWeight[(b >> 2) & 3] * (sbyte)xb[64 + j]
+                        + CodeWeight[(b >> 4) & 3] * (sbyte)xb[128 + j] + CodeWeight[b >> 6] * (sbyte)xb[192 + j];
                 }
             }
             _y[r] = acc;
@@ -503,6 +504,9 @@ public sealed class TernaryDeviceEmulator : SpiDevice
         _yFormat = _runFormat;
         _done = true;
     }
+
+    /// <summary>The device's decode of a 2-bit code; 3 is reserved and reads as 0.</summary>
+    static ReadOnlySpan<int> CodeWeight => [-1, 0, 1, 0];
 
     bool RejectCommand(DeviceError error, Opcode op, byte tag)
     {
