@@ -335,7 +335,7 @@ public sealed unsafe class SpiTernaryOffload : ITernaryOffload
                     }
                     catch (OffloadFaultException e) when (e.Kind == FaultKind.BusyTimeout)
                     {
-                        Statistics.Count(FaultKind.BusyTimeout);
+                        // Still busy after a generous wait: stalled. Only a reset stops it.
                         _client.SoftReset();
                         reset = true;
                     }
