@@ -104,7 +104,7 @@ public sealed record OffloadTarget
         string node = $"/dev/spidev{Bus}.{ChipSelect}";
         if (!File.Exists(node))
             throw new OffloadException(
-                $"{node} does not exist. Enable SPI (Raspberry Pi: dtparam=spi=on in config.txt, then reboot), check the bus and chip select, or use --offload emu.");
+                $"{node} does not exist. Enable SPI (Raspberry Pi: dtparam=spi=on in config.txt, then reboot), check the bus and chip select, or use the emulator (emu) instead.");
         return SpiDevice.Create(new SpiConnectionSettings(Bus, ChipSelect) { ClockFrequency = ClockHz, Mode = SpiMode.Mode0 });
     }
 

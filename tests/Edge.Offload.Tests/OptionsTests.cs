@@ -52,7 +52,7 @@ public sealed class OptionsTests : IDisposable
     {
         var e = Assert.Throws<OffloadException>(() => OffloadTarget.Parse("spi:9.9@1MHz").Open());
         Assert.Contains("/dev/spidev9.9", e.Message, StringComparison.Ordinal);
-        Assert.Contains("--offload emu", e.Message, StringComparison.Ordinal);
+        Assert.Contains("emulator (emu)", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
