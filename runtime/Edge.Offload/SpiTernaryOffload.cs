@@ -245,11 +245,13 @@ public sealed unsafe class SpiTernaryOffload : ITernaryOffload
             _lastRunTag = runTag;
             ReserveTags();
             long runStart = _client.Bytes;
-            int next = b + 1 < n ? PlaceX(x.Slice((b + 1) * k, k), avoid: current) : -1;
+            bool more = b + 1 < n;
+            // With two buffers the next vector loads while the device computes; with one it has to wait.
+            int next = more && _x.Length > 1 ? PlaceX(x.Slice((b + 1) * k, k), avoid: current) : -1;
             long elapsed = TmvClient.ClocksFor(_client.Bytes - runStart, _client.SclkHz, Info.FabricClockKHz);
             _client.Wait(runClocks - elapsed, Info.FabricClockKHz);
             ReadResults(runTag, runClocks, format, y.Slice(b * rows, rows));
-            current = next;
+            current = next >= 0 || !more ? next : PlaceX(x.Slice((b + 1) * k, k), avoid: -1);
         }
     }
 

@@ -72,6 +72,15 @@ public sealed class OffloadForwardTests : IDisposable
     }
 
     [Fact]
+    public void ADeviceWithOneActivationBufferGivesTheSameLogits()
+    {
+        var cpu = Run(NewModel());
+        var (steps, offload, _) = RunOffloaded("fit", new TernaryDeviceEmulator(DeviceInfo.Up5k with { XBuffers = 1 }));
+        AssertSameLogits(cpu, steps);
+        Assert.Equal(0, offload.Statistics.Faults);
+    }
+
+    [Fact]
     public void FitTakesLayersInModelOrderUntilTheDeviceIsFull()
     {
         var (_, offload, _) = RunOffloaded("fit", new TernaryDeviceEmulator());
