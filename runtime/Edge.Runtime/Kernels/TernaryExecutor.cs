@@ -17,9 +17,14 @@ public sealed class TernaryExecutor : IDisposable
 
     public int Threads { get; }
 
+    /// <summary>An accelerator consulted before the kernel; null runs everything on the CPU.</summary>
+    public ITernaryOffload? Offload { get; set; }
+
     /// <summary>y[b, 0..Rows) = W · x[b] for a batch of n activation vectors (see <see cref="TernaryKernel.MatMul"/>).</summary>
     public void MatMul(in TernaryMatrix w, ReadOnlySpan<sbyte> x, ReadOnlySpan<int> xSums, int n, Span<int> y)
     {
+        if (Offload is { } offload && offload.TryMatMul(w, x, xSums, n, y))
+            return;
         if (n == 1)
             Kernel.MatVec(w, 0, x[..w.PaddedColumns], xSums[0], y[..w.Rows]);
         else
