@@ -66,11 +66,25 @@ public sealed unsafe class Vector128TernaryKernel : TernaryKernel
         }
     }
 
+    /// <summary>The codes of one 64-weight lane; the shift is a literal per lane so the JIT emits a single instruction.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector128<sbyte> Codes(Vector128<byte> packed, int shift) =>
-        (Vector128.ShiftRightLogical(packed, shift) & Vector128.Create((byte)3)).AsSByte();
+    static Vector128<sbyte> Codes(Vector128<byte> packed, int lane) =>
+        (lane switch
+        {
+            0 => packed,
+            1 => Vector128.ShiftRightLogical(packed, 2),
+            2 => Vector128.ShiftRightLogical(packed, 4),
+            _ => Vector128.ShiftRightLogical(packed, 6),
+        } & Vector128.Create((byte)3)).AsSByte();
 
     /// <summary>Σ over 16 weights of codes·x, as 8 int16 lanes of two products each.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector128<short> Products(Vector128<sbyte> codes, sbyte* x)
+    {
+        var (low, high) = Vector128.Widen(codes);
+        return Products(low, high, x);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector128<short> Products(Vector128<short> codesLow, Vector128<short> codesHigh, sbyte* x)
     {
@@ -93,11 +107,8 @@ public sealed unsafe class Vector128TernaryKernel : TernaryKernel
                 {
                     var packed = Vector128.Load(wb + 16 * quarter);
                     sbyte* xq = xb + 16 * quarter;
-                    for (int lane = 0; lane < 4; lane++)
-                    {
-                        var (low, high) = Vector128.Widen(Codes(packed, 2 * lane));
-                        sums += Products(low, high, xq + 64 * lane);
-                    }
+                    sums += Products(Codes(packed, 0), xq) + Products(Codes(packed, 1), xq + 64)
+                        + Products(Codes(packed, 2), xq + 128) + Products(Codes(packed, 3), xq + 192);
                 }
             }
             var (sumsLow, sumsHigh) = Vector128.Widen(sums);
@@ -123,7 +134,7 @@ public sealed unsafe class Vector128TernaryKernel : TernaryKernel
                     var packed = Vector128.Load(wb + 16 * quarter);
                     for (int lane = 0; lane < 4; lane++)
                     {
-                        var (low, high) = Vector128.Widen(Codes(packed, 2 * lane));
+                        var (low, high) = Vector128.Widen(Codes(packed, lane));
                         sbyte* xq = xb + 16 * quarter + 64 * lane;
                         s0 += Products(low, high, xq);
                         s1 += Products(low, high, xq + k);
