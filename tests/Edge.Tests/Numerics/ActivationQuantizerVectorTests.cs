@@ -46,3 +46,22 @@ public class ActivationQuantizerVectorTests
         Assert.All(q.AsSpan(0, x.Length).ToArray(), v => Assert.Equal(ActivationQuantizer.QuantizeOne(float.NaN), v));
     }
 }
+
+/// <summary>The vectorized <see cref="BitLinearRule.Rescale"/> must equal the scalar <c>(float)sum · factor</c>.</summary>
+public class BitLinearRuleVectorTests
+{
+    [Fact]
+    public void RescaleEqualsTheScalarExpression()
+    {
+        var rng = new Random(8);
+        // Large sums round when converted to float; the vector path must round them the same way.
+        var sums = Enumerable.Range(0, 1003).Select(i => (i % 3) switch { 0 => rng.Next(), 1 => -rng.Next(), _ => rng.Next(-5000, 5000) }).ToArray();
+        var output = new float[sums.Length];
+        foreach (float factor in new[] { 1f, 0.0123f, -3.7e-5f })
+        {
+            BitLinearRule.Rescale(sums, factor, output);
+            for (int j = 0; j < sums.Length; j++)
+                Assert.Equal((float)sums[j] * factor, output[j]);
+        }
+    }
+}
