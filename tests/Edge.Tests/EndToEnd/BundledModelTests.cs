@@ -66,4 +66,15 @@ public sealed class BundledModelTests
         Assert.Equal(endsAtEos ? expected.Greedy[..^1] : expected.Greedy, generator.LastResult!.Tokens);
         Assert.Equal(endsAtEos, generator.LastResult.StoppedAtEos);
     }
+
+    [Fact]
+    public void TokenizesLikeSentencePieceIncludingWhitespaceCollapsing()
+    {
+        using var model = EdgeModel.Load(ModelPath);
+        string[] lines = File.ReadAllText(Path.Combine(FixtureDir, "tokenizer-reference.txt")).TrimEnd('\n').Split('\n');
+        string[] ids = File.ReadAllText(Path.Combine(FixtureDir, "tokenizer-reference.ids")).TrimEnd('\n').Split('\n');
+        Assert.Equal(lines.Length, ids.Length);
+        for (int i = 0; i < lines.Length; i++)
+            Assert.Equal(ids[i], string.Join(' ', model.Tokenizer.Encode(lines[i], addBos: false)));
+    }
 }
