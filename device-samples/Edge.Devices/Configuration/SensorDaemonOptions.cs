@@ -21,7 +21,7 @@ public sealed class SensorDaemonOptions
     {
         var errors = new List<string>();
         if (!simulate && string.IsNullOrWhiteSpace(Model.Path))
-            errors.Add("Model:Path is empty: set it to a packed .edge model file (or EDGE_MODEL__PATH).");
+            errors.Add("Model:Path is empty: set it to a packed model file (or EDGE_MODEL__PATH).");
         if (Model.MaxTokens is < 1 or > 4096)
             errors.Add($"Model:MaxTokens must be 1–4096 (got {Model.MaxTokens}).");
         if (Model.Threads < 0)
