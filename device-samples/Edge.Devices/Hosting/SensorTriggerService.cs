@@ -37,6 +37,7 @@ public sealed partial class SensorTriggerService : BackgroundService
     readonly ILoggerFactory _loggerFactory;
     readonly ILogger _logger;
     readonly List<IGenerationSink> _sinks;
+    readonly IGenerationSink[] _extraSinks;
     readonly List<IDisposable> _devices = [];
     long _completed;
 
@@ -52,7 +53,8 @@ public sealed partial class SensorTriggerService : BackgroundService
         _time = time;
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<SensorTriggerService>();
-        _sinks = [new LogSink(loggerFactory.CreateLogger<LogSink>()), .. extraSinks];
+        _sinks = [new LogSink(loggerFactory.CreateLogger<LogSink>())];
+        _extraSinks = [.. extraSinks];
         if (link is not null)
         {
             _fleet = new FleetWorker(link, options.Mqtt, queue, readings, time, loggerFactory.CreateLogger<FleetWorker>());
@@ -77,6 +79,7 @@ public sealed partial class SensorTriggerService : BackgroundService
         }
         LogWarm(clock.Elapsed.TotalMilliseconds);
         OpenLcd();
+        _sinks.AddRange(_extraSinks);
         OpenGpioTriggers();
         await base.StartAsync(cancellationToken).ConfigureAwait(false);
     }

@@ -10,6 +10,7 @@ public class SimulatedI2cDevice(int busId, int address) : I2cDevice
 {
     readonly Lock _lock = new();
     byte _pointer;
+    long _transfers;
 
     public override I2cConnectionSettings ConnectionSettings { get; } = new(busId, address);
 
@@ -17,6 +18,9 @@ public class SimulatedI2cDevice(int busId, int address) : I2cDevice
     protected byte[] Registers { get; } = new byte[256];
 
     protected Lock Sync => _lock;
+
+    /// <summary>Reads and writes so far (failed ones included): lets a test wait for the device to be polled.</summary>
+    public long TransferCount => Interlocked.Read(ref _transfers);
 
     /// <summary>While set, every transfer throws <see cref="IOException"/> as an unplugged device would.</summary>
     public bool Unplugged { get; set; }
@@ -66,6 +70,7 @@ public class SimulatedI2cDevice(int busId, int address) : I2cDevice
 
     void ThrowIfUnplugged()
     {
+        Interlocked.Increment(ref _transfers);
         if (Unplugged)
             throw new IOException($"Simulated I2C device 0x{ConnectionSettings.DeviceAddress:X2} on bus {ConnectionSettings.BusId} does not answer (unplugged).");
     }
