@@ -15,6 +15,7 @@ sealed class DaemonHarness : IAsyncDisposable
     {
         Options = options;
         Generator = generator;
+        Link = link;
         Logs = new ListLoggerProvider();
         LoggerFactory = Microsoft.Extensions.Logging.LoggerFactory.Create(b => b.AddProvider(Logs).SetMinimumLevel(LogLevel.Debug));
         Board = new SimulatedBoard();
@@ -25,6 +26,7 @@ sealed class DaemonHarness : IAsyncDisposable
 
     public SensorDaemonOptions Options { get; }
     public RecordingGenerator Generator { get; }
+    public MqttLink? Link { get; }
     public ListLoggerProvider Logs { get; }
     public ILoggerFactory LoggerFactory { get; }
     public SimulatedBoard Board { get; }

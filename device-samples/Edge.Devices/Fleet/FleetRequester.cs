@@ -22,9 +22,11 @@ public sealed partial class FleetRequester : IAsyncDisposable
     readonly TimeSpan _resendInterval;
     readonly ILogger _logger;
     readonly ConcurrentDictionary<string, Pending> _pending = new();
+    readonly ConcurrentDictionary<string, bool> _workers = new();
     readonly CancellationTokenSource _stop = new();
     Task? _running, _resending;
     long _duplicates, _resent;
+    int _resendScheduled;
 
     sealed record Pending(string Id, MqttApplicationMessage Message, TaskCompletionSource<FleetReply> Reply);
 
@@ -40,6 +42,8 @@ public sealed partial class FleetRequester : IAsyncDisposable
         };
     }
 
+    string StatusPrefix => $"{_settings.TopicPrefix}/status/";
+
     public string ReplyTopic => $"{_settings.TopicPrefix}/replies/{_link.ClientId}";
 
     /// <summary>Results that arrived for a request already answered (dropped here).</summary>
@@ -49,6 +53,9 @@ public sealed partial class FleetRequester : IAsyncDisposable
     public long Resent => Interlocked.Read(ref _resent);
 
     public int PendingCount => _pending.Count;
+
+    /// <summary>Boards whose retained status says online (they publish it after subscribing, so they take requests).</summary>
+    public IReadOnlyCollection<string> OnlineWorkers => [.. _workers.Where(w => w.Value).Select(w => w.Key)];
 
     public bool IsConnected => _link.IsConnected;
 
@@ -80,10 +87,10 @@ public sealed partial class FleetRequester : IAsyncDisposable
     {
         var subscribe = new MqttClientSubscribeOptionsBuilder()
             .WithTopicFilter(f => f.WithTopic(ReplyTopic).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce))
-            .WithTopicFilter(f => f.WithTopic($"{_settings.TopicPrefix}/status/+").WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce))
+            .WithTopicFilter(f => f.WithTopic(StatusPrefix + "+").WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce))
             .Build();
         await client.SubscribeAsync(subscribe, cancellationToken).ConfigureAwait(false);
-        _ = Task.Run(() => ResendAllAsync("reconnected"), CancellationToken.None);
+        ScheduleResend("reconnected");
     }
 
     Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)
@@ -99,12 +106,37 @@ public sealed partial class FleetRequester : IAsyncDisposable
                     Interlocked.Increment(ref _duplicates);
             }
         }
-        else if (message.Topic.StartsWith($"{_settings.TopicPrefix}/status/", StringComparison.Ordinal) && FleetMessages.IsOnlineStatus(message.Payload))
+        else if (message.Topic.StartsWith(StatusPrefix, StringComparison.Ordinal))
         {
-            // Off the receive loop: publishing waits for acknowledgements that this loop delivers.
-            _ = Task.Run(() => ResendAllAsync("a worker came online"), CancellationToken.None);
+            bool online = FleetMessages.IsOnlineStatus(message.Payload);
+            _workers[message.Topic[StatusPrefix.Length..]] = online;
+            if (online)
+                ScheduleResend("a worker came online");
         }
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Resends soon, off the receive loop (publishing waits for acknowledgements that loop delivers). After a broker
+    /// restart every worker comes online at about the same time; those events share one resend.
+    /// </summary>
+    void ScheduleResend(string reason)
+    {
+        if (Interlocked.CompareExchange(ref _resendScheduled, 1, 0) != 0)
+            return;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(300), _stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            Volatile.Write(ref _resendScheduled, 0);
+            await ResendAllAsync(reason).ConfigureAwait(false);
+        }, CancellationToken.None);
     }
 
     async Task ResendPeriodicallyAsync(CancellationToken cancellationToken)
