@@ -89,6 +89,12 @@ try
     await host.RunAsync();
     return 0;
 }
+catch (Exception e) when (e is not OperationCanceledException)
+{
+    // Start-up failures (the model's warm-up generation, for example) end here; the journal gets one clear line.
+    Console.Error.WriteLine($"edge-sensord: stopped: {e.Message}");
+    return 1;
+}
 finally
 {
     (generator as IDisposable)?.Dispose();
