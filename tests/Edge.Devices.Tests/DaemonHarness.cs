@@ -1,5 +1,6 @@
 using Edge.Devices.Configuration;
 using Edge.Devices.Fleet;
+using Edge.Devices.Generation;
 using Edge.Devices.Hosting;
 using Edge.Devices.Readings;
 using Edge.Devices.Simulation;
@@ -11,10 +12,10 @@ namespace Edge.Devices.Tests;
 /// <summary>The daemon's service running on a simulated board with a recording generator and sink.</summary>
 sealed class DaemonHarness : IAsyncDisposable
 {
-    DaemonHarness(SensorDaemonOptions options, RecordingGenerator generator, MqttLink? link)
+    DaemonHarness(SensorDaemonOptions options, ITextGenerator generator, MqttLink? link)
     {
         Options = options;
-        Generator = generator;
+        TextGenerator = generator;
         Link = link;
         Logs = new ListLoggerProvider();
         LoggerFactory = Microsoft.Extensions.Logging.LoggerFactory.Create(b => b.AddProvider(Logs).SetMinimumLevel(LogLevel.Debug));
@@ -25,7 +26,10 @@ sealed class DaemonHarness : IAsyncDisposable
     }
 
     public SensorDaemonOptions Options { get; }
-    public RecordingGenerator Generator { get; }
+    public ITextGenerator TextGenerator { get; }
+
+    /// <summary>The generator, for tests that run with the recording fake.</summary>
+    public RecordingGenerator Generator => (RecordingGenerator)TextGenerator;
     public MqttLink? Link { get; }
     public ListLoggerProvider Logs { get; }
     public ILoggerFactory LoggerFactory { get; }
@@ -51,7 +55,7 @@ sealed class DaemonHarness : IAsyncDisposable
         return options;
     }
 
-    public static async Task<DaemonHarness> StartAsync(SensorDaemonOptions options, RecordingGenerator? generator = null, MqttLink? link = null)
+    public static async Task<DaemonHarness> StartAsync(SensorDaemonOptions options, ITextGenerator? generator = null, MqttLink? link = null)
     {
         var harness = new DaemonHarness(options, generator ?? new RecordingGenerator(), link);
         await harness.Service.StartAsync(TestContext.Current.CancellationToken);
