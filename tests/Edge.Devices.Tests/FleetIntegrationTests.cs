@@ -1,6 +1,8 @@
 using Edge.Devices.Configuration;
 using Edge.Devices.Fleet;
 using Microsoft.Extensions.Logging;
+using MQTTnet;
+using MQTTnet.Protocol;
 
 namespace Edge.Devices.Tests;
 
@@ -22,7 +24,10 @@ public class FleetIntegrationTests
         MaxReconnectDelaySeconds = 1,
     };
 
-    static async Task<DaemonHarness> StartWorkerAsync(MosquittoBroker broker, string name, TimeSpan delayPerRequest)
+    static Task<DaemonHarness> StartWorkerAsync(MosquittoBroker broker, string name, TimeSpan delayPerRequest) =>
+        StartWorkerAsync(broker, name, new RecordingGenerator(delayPerRequest));
+
+    static async Task<DaemonHarness> StartWorkerAsync(MosquittoBroker broker, string name, RecordingGenerator generator)
     {
         var options = DaemonHarness.TestOptions();
         options.Bme280.Enabled = false;
@@ -33,7 +38,7 @@ public class FleetIntegrationTests
         options.Mqtt.ClientId = name;
         var loggers = LoggerFactory.Create(_ => { });
         var link = new MqttLink(options.Mqtt, name, loggers.CreateLogger<MqttLink>());
-        return await DaemonHarness.StartAsync(options, new RecordingGenerator(delayPerRequest), link);
+        return await DaemonHarness.StartAsync(options, generator, link);
     }
 
     static async Task<FleetRequester> StartRequesterAsync(MosquittoBroker broker, TimeSpan resendInterval, params string[] workers)
@@ -97,5 +102,39 @@ public class FleetIntegrationTests
         TestContext.Current.TestOutputHelper?.WriteLine(
             $"answered before the restart: {answeredBeforeRestart}; generations: {generated}; answered from cache: " +
             $"{workerA.Service.Fleet.AnsweredFromCacheCount + workerB.Service.Fleet.AnsweredFromCacheCount}; resent: {requester.Resent}; duplicate replies dropped: {requester.DuplicateReplies}");
+    }
+
+    [Fact]
+    public async Task A_request_whose_worker_stops_before_answering_is_redelivered_to_it_by_the_broker()
+    {
+        using var broker = await MosquittoBroker.StartAsync();
+        string worker = "worker-" + Guid.NewGuid().ToString("N")[..8];
+        var stuck = new RecordingGenerator { Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+        var first = await StartWorkerAsync(broker, worker, stuck);
+        await TestTimeouts.UntilAsync(() => first.Link!.IsConnected, "the worker to connect");
+        // A bare client publishes once and never again, so only the broker can bring the request back.
+        using var requester = new MqttClientFactory().CreateMqttClient();
+        var replies = new List<FleetReply>();
+        requester.ApplicationMessageReceivedAsync += e =>
+        {
+            lock (replies)
+                replies.Add(FleetMessages.ParseReply(e.ApplicationMessage.Payload)!);
+            return Task.CompletedTask;
+        };
+        await requester.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", broker.Port).WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500).Build(), TestContext.Current.CancellationToken);
+        await requester.SubscribeAsync(new MqttClientSubscribeOptionsBuilder().WithTopicFilter("edge/results", MqttQualityOfServiceLevel.AtLeastOnce).Build(), TestContext.Current.CancellationToken);
+        await TestTimeouts.UntilAsync(() => first.Link!.ConnectionCount == 1 && first.Link.IsConnected, "the worker to subscribe");
+        await requester.PublishAsync(new MqttApplicationMessageBuilder().WithTopic("edge/requests").WithPayload(FleetMessages.WriteRequest("only-once", "Say hello", 4))
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build(), TestContext.Current.CancellationToken);
+
+        await TestTimeouts.UntilAsync(() => stuck.TriggerPrompts.Length == 1, "the worker to start on the request");
+        await first.DisposeAsync(); // stops mid-generation: nothing is published, nothing acknowledged
+        Assert.Equal(1, stuck.CancelledCount);
+        await using var second = await StartWorkerAsync(broker, worker, TimeSpan.Zero);
+        await TestTimeouts.UntilAsync(() => { lock (replies) return replies.Count > 0; }, "the redelivered request's result");
+
+        var reply = Assert.Single(replies);
+        Assert.Equal(("only-once", RecordingGenerator.ReplyTo("Say hello")), (reply.Id, reply.Text.Trim()));
+        Assert.Equal(["Say hello"], second.Generator.TriggerPrompts);
     }
 }
