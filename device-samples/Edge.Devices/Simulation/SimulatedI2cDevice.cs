@@ -55,7 +55,7 @@ public class SimulatedI2cDevice(int busId, int address) : I2cDevice
                 return;
             _pointer = buffer[0];
             for (int i = 1; i < buffer.Length; i++)
-                OnRegisterWrite(_pointer++, buffer[i]);
+                Registers[_pointer++] = buffer[i];
         }
     }
 
@@ -64,9 +64,6 @@ public class SimulatedI2cDevice(int busId, int address) : I2cDevice
         Write(writeBuffer);
         Read(readBuffer);
     }
-
-    /// <summary>Stores a written register; devices override it to react to commands.</summary>
-    protected virtual void OnRegisterWrite(byte register, byte value) => Registers[register] = value;
 
     void ThrowIfUnplugged()
     {

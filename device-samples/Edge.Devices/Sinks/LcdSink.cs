@@ -16,16 +16,12 @@ public sealed partial class LcdSink(ICharacterLcd lcd, TimeSpan pageTime, TimePr
 
     public string Name => "lcd";
 
-    /// <summary>The pages most recently shown, for diagnostics and tests.</summary>
-    public IReadOnlyList<string[]> LastPages { get; private set; } = [];
-
     public Task WriteAsync(GenerationOutcome outcome, CancellationToken cancellationToken)
     {
         _paging?.Cancel();
         _paging?.Dispose();
         var lines = Wrap(outcome.Text.Trim(), lcd.Size.Width);
         var pages = lines.Chunk(lcd.Size.Height).ToList();
-        LastPages = pages;
         if (pages.Count == 0)
             pages.Add([""]);
         Show(pages[0]);
