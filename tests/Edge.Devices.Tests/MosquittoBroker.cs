@@ -43,9 +43,20 @@ sealed class MosquittoBroker : IDisposable
         string executable = Find() ?? throw new InvalidOperationException(
             "Mosquitto is not installed, and the MQTT fleet tests need a real broker: run `apt-get install -y mosquitto` " +
             "(Debian/Ubuntu; .ci/run installs it in CI). The tests look for /usr/sbin/mosquitto or mosquitto on PATH.");
-        var broker = new MosquittoBroker(executable, FreeLoopbackPort());
-        await broker.LaunchAsync();
-        return broker;
+        // Another test may take the free port between the probe and the broker's bind; then try a new one.
+        for (int attempt = 1; ; attempt++)
+        {
+            var broker = new MosquittoBroker(executable, FreeLoopbackPort());
+            try
+            {
+                await broker.LaunchAsync();
+                return broker;
+            }
+            catch (InvalidOperationException) when (attempt < 3)
+            {
+                broker.Dispose();
+            }
+        }
     }
 
     /// <summary>Kills the broker (as a crash would) and starts a new one on the same port.</summary>

@@ -28,6 +28,11 @@ public sealed partial class KeyboardTriggers(SimulatedBoard board, SensorDaemonO
 
     void ReadKeys(CancellationToken stoppingToken)
     {
+        if (Console.IsInputRedirected && !StandardInputIsPipeOrDevice())
+        {
+            LogNoKeyboard("standard input is closed, or is neither a terminal nor a pipe");
+            return;
+        }
         try
         {
             while (!stoppingToken.IsCancellationRequested)
@@ -54,6 +59,46 @@ public sealed partial class KeyboardTriggers(SimulatedBoard board, SensorDaemonO
             return;
         }
         LogStdinClosed();
+    }
+
+    /// <summary>
+    /// When a parent closes stdin, descriptor 0 goes to the next file or pipe the process opens (the runtime's own
+    /// signal pipe, appsettings.json…), and reading "keys" from it would steal signals or replay that file. So keys
+    /// are read only from a device (a tty, /dev/null) or from a pipe whose other end is not this process's own.
+    /// </summary>
+    static bool StandardInputIsPipeOrDevice()
+    {
+        const string descriptors = "/proc/self/fd";
+        if (!Directory.Exists(descriptors))
+            return true; // cannot tell without /proc; trust the redirection
+        try
+        {
+            string? target = new FileInfo(descriptors + "/0").LinkTarget;
+            if (target is null)
+                return false;
+            if (target.StartsWith("/dev/", StringComparison.Ordinal))
+                return true;
+            if (!target.StartsWith("pipe:", StringComparison.Ordinal))
+                return false;
+            // The runtime's own pipes have their write end open here too; a pipe from a parent does not.
+            foreach (var entry in new DirectoryInfo(descriptors).EnumerateFileSystemInfos())
+                if (entry.Name != "0" && entry.LinkTarget == target && IsOpenForWriting(entry.Name))
+                    return false;
+            return true;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Reads the access mode from /proc/self/fdinfo ("flags:" is octal; the low two bits are O_WRONLY/O_RDWR).</summary>
+    static bool IsOpenForWriting(string descriptor)
+    {
+        foreach (var line in File.ReadLines("/proc/self/fdinfo/" + descriptor))
+            if (line.StartsWith("flags:", StringComparison.Ordinal))
+                return (Convert.ToInt32(line["flags:".Length..].Trim(), 8) & 3) != 0;
+        return false;
     }
 
     /// <summary>Acts on one key; false after q.</summary>
