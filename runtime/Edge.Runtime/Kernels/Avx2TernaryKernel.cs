@@ -1,0 +1,228 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Edge.Format.Numerics;
+
+namespace Edge.Runtime.Kernels;
+
+/// <summary>
+/// AVX2: a 64-byte block is two 32-byte loads; one 16-bit shift and one AND per 32 weights turn them into the
+/// codes t+1 ∈ {0,1,2}, <c>vpmaddubsw</c> multiplies codes (u8) by activations (s8) and adds pairs into int16,
+/// and <c>vpmaddwd</c> by ones widens to int32. Σx is subtracted once per row to undo the +1.
+/// </summary>
+/// <remarks>
+/// Overflow: a <c>vpmaddubsw</c> lane is (t+1)·x + (t+1)·x ∈ [-512, 508] (x ∈ [-128, 127]). Each block adds 8 of
+/// them into every int16 lane, so after <see cref="BlocksPerWiden"/> = 8 blocks a lane holds at most 64 of them:
+/// [-32768, 32512] fits int16 exactly; then it is widened. No saturation can occur either: a single pair is far
+/// below the int16 limits.
+/// </remarks>
+public sealed unsafe class Avx2TernaryKernel : TernaryKernel
+{
+    const int BlocksPerWiden = 8;
+    const int TokensPerGroup = 4;
+    const int RowsPerTile = 16;
+
+    public static bool IsSupported => Avx2.IsSupported;
+
+    public override string Name => "avx2";
+
+    public override string Description => "vpmaddubsw codes×int8 into int16, widened every 2048 weights";
+
+    public override void MatVec(in TernaryMatrix w, int rowStart, ReadOnlySpan<sbyte> x, int xSum, Span<int> y)
+    {
+        CheckMatVec(w, rowStart, x, y);
+        int blocks = w.RowBytes / TernaryPacking.BlockBytes;
+        long rowBytes = w.RowBytes;
+        byte* row = w.Data + rowStart * rowBytes;
+        fixed (sbyte* px = x)
+        fixed (int* py = y)
+        {
+            // One row at a time on purpose: two or more rows per activation load are no faster from cache and much
+            // slower from DRAM, where streams a row apart defeat the hardware prefetcher (docs/kernels.md).
+            for (int i = 0; i < y.Length; i++)
+                py[i] = Dot(row + i * rowBytes, px, blocks) - xSum;
+        }
+    }
+
+    public override void MatMul(in TernaryMatrix w, int rowStart, int rowCount, ReadOnlySpan<sbyte> x, ReadOnlySpan<int> xSums, int n, Span<int> y, int yStride)
+    {
+        CheckMatMul(w, rowStart, rowCount, x, xSums, n, y, yStride);
+        int blocks = w.RowBytes / TernaryPacking.BlockBytes;
+        long rowBytes = w.RowBytes;
+        int k = w.PaddedColumns;
+        fixed (sbyte* px = x)
+        fixed (int* pSums = xSums)
+        fixed (int* py = y)
+        {
+            // A tile of rows meets four activation vectors at a time: the tile's weights and the four vectors
+            // together stay in L1 while every weight is unpacked once per four tokens and every activation load
+            // feeds two rows.
+            for (int tile = 0; tile < rowCount; tile += RowsPerTile)
+            {
+                int tileEnd = Math.Min(rowCount, tile + RowsPerTile);
+                int b = 0;
+                for (; b + TokensPerGroup <= n; b += TokensPerGroup)
+                {
+                    sbyte* xb = px + (long)b * k;
+                    int* yb = py + (long)b * yStride;
+                    int i = tile;
+                    for (; i + 2 <= tileEnd; i += 2)
+                        DotTwoRowsFourTokens(w.Data + (rowStart + i) * rowBytes, rowBytes, xb, k, blocks, pSums + b, yb + i, yStride);
+                    if (i < tileEnd)
+                        DotFourTokens(w.Data + (rowStart + i) * rowBytes, xb, k, blocks, pSums + b, yb + i, yStride);
+                }
+                for (; b < n; b++)
+                    for (int i = tile; i < tileEnd; i++)
+                        py[(long)b * yStride + i] = Dot(w.Data + (rowStart + i) * rowBytes, px + (long)b * k, blocks) - pSums[b];
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<byte> Codes(Vector256<byte> packed, [ConstantExpected] byte shift) =>
+        Avx2.ShiftRightLogical(packed.AsUInt16(), shift).AsByte() & Vector256.Create((byte)3);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<short> Madd(Vector256<byte> codes, sbyte* x) => Avx2.MultiplyAddAdjacent(codes, Avx.LoadVector256(x));
+
+    /// <summary>Σ codes·x of one block, as int16 lanes that each hold 8 pair sums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<short> Block(Vector256<byte> w0, Vector256<byte> w1, sbyte* x)
+    {
+        var mask = Vector256.Create((byte)3);
+        var s0 = Madd(w0 & mask, x) + Madd(w1 & mask, x + 32);
+        var s1 = Madd(Codes(w0, 2), x + 64) + Madd(Codes(w1, 2), x + 96);
+        var s2 = Madd(Codes(w0, 4), x + 128) + Madd(Codes(w1, 4), x + 160);
+        var s3 = Madd(Codes(w0, 6), x + 192) + Madd(Codes(w1, 6), x + 224);
+        return (s0 + s1) + (s2 + s3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<int> Widen(Vector256<short> sums) => Avx2.MultiplyAddAdjacent(sums, Vector256.Create((short)1));
+
+    static int Dot(byte* row, sbyte* x, int blocks)
+    {
+        var acc = Vector256<int>.Zero;
+        for (int start = 0; start < blocks; start += BlocksPerWiden)
+        {
+            int end = Math.Min(blocks, start + BlocksPerWiden);
+            var sums = Vector256<short>.Zero;
+            for (int block = start; block < end; block++)
+            {
+                byte* wb = row + block * TernaryPacking.BlockBytes;
+                sums += Block(Avx.LoadVector256(wb), Avx.LoadVector256(wb + 32), x + block * TernaryPacking.BlockWeights);
+            }
+            acc += Widen(sums);
+        }
+        return Vector256.Sum(acc);
+    }
+
+    /// <summary>One weight row against four activation vectors: each 32 codes are unpacked once and used four times.</summary>
+    static void DotFourTokens(byte* row, sbyte* x, int k, int blocks, int* sums, int* y, long yStride)
+    {
+        Vector256<int> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        var mask = Vector256.Create((byte)3);
+        for (int start = 0; start < blocks; start += BlocksPerWiden)
+        {
+            int end = Math.Min(blocks, start + BlocksPerWiden);
+            Vector256<short> s0 = default, s1 = default, s2 = default, s3 = default;
+            for (int block = start; block < end; block++)
+            {
+                byte* wb = row + block * TernaryPacking.BlockBytes;
+                sbyte* xb = x + block * TernaryPacking.BlockWeights;
+                for (int half = 0; half < 2; half++)
+                {
+                    var packed = Avx.LoadVector256(wb + 32 * half);
+                    sbyte* xh = xb + 32 * half;
+                    Accumulate(packed & mask, xh, k, ref s0, ref s1, ref s2, ref s3);
+                    Accumulate(Codes(packed, 2), xh + 64, k, ref s0, ref s1, ref s2, ref s3);
+                    Accumulate(Codes(packed, 4), xh + 128, k, ref s0, ref s1, ref s2, ref s3);
+                    Accumulate(Codes(packed, 6), xh + 192, k, ref s0, ref s1, ref s2, ref s3);
+                }
+            }
+            acc0 += Widen(s0);
+            acc1 += Widen(s1);
+            acc2 += Widen(s2);
+            acc3 += Widen(s3);
+        }
+        y[0] = Vector256.Sum(acc0) - sums[0];
+        y[yStride] = Vector256.Sum(acc1) - sums[1];
+        y[2 * yStride] = Vector256.Sum(acc2) - sums[2];
+        y[3 * yStride] = Vector256.Sum(acc3) - sums[3];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Accumulate(Vector256<byte> codes, sbyte* x, int k, ref Vector256<short> s0, ref Vector256<short> s1, ref Vector256<short> s2, ref Vector256<short> s3)
+    {
+        s0 += Madd(codes, x);
+        s1 += Madd(codes, x + k);
+        s2 += Madd(codes, x + 2 * k);
+        s3 += Madd(codes, x + 3 * k);
+    }
+
+    /// <summary>Two adjacent weight rows against four activation vectors: eight sums from each pair of unpacked codes.</summary>
+    static void DotTwoRowsFourTokens(byte* row, long rowBytes, sbyte* x, int k, int blocks, int* sums, int* y, long yStride)
+    {
+        Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector256<int> b0 = default, b1 = default, b2 = default, b3 = default;
+        byte* next = row + rowBytes;
+        var mask = Vector256.Create((byte)3);
+        for (int start = 0; start < blocks; start += BlocksPerWiden)
+        {
+            int end = Math.Min(blocks, start + BlocksPerWiden);
+            Vector256<short> sa0 = default, sa1 = default, sa2 = default, sa3 = default;
+            Vector256<short> sb0 = default, sb1 = default, sb2 = default, sb3 = default;
+            for (int block = start; block < end; block++)
+            {
+                sbyte* xb = x + block * TernaryPacking.BlockWeights;
+                for (int half = 0; half < 2; half++)
+                {
+                    int offset = block * TernaryPacking.BlockBytes + 32 * half;
+                    var packedA = Avx.LoadVector256(row + offset);
+                    var packedB = Avx.LoadVector256(next + offset);
+                    sbyte* xh = xb + 32 * half;
+                    AccumulateTwo(packedA & mask, packedB & mask, xh, k, ref sa0, ref sa1, ref sa2, ref sa3, ref sb0, ref sb1, ref sb2, ref sb3);
+                    AccumulateTwo(Codes(packedA, 2), Codes(packedB, 2), xh + 64, k, ref sa0, ref sa1, ref sa2, ref sa3, ref sb0, ref sb1, ref sb2, ref sb3);
+                    AccumulateTwo(Codes(packedA, 4), Codes(packedB, 4), xh + 128, k, ref sa0, ref sa1, ref sa2, ref sa3, ref sb0, ref sb1, ref sb2, ref sb3);
+                    AccumulateTwo(Codes(packedA, 6), Codes(packedB, 6), xh + 192, k, ref sa0, ref sa1, ref sa2, ref sa3, ref sb0, ref sb1, ref sb2, ref sb3);
+                }
+            }
+            a0 += Widen(sa0);
+            a1 += Widen(sa1);
+            a2 += Widen(sa2);
+            a3 += Widen(sa3);
+            b0 += Widen(sb0);
+            b1 += Widen(sb1);
+            b2 += Widen(sb2);
+            b3 += Widen(sb3);
+        }
+        y[0] = Vector256.Sum(a0) - sums[0];
+        y[1] = Vector256.Sum(b0) - sums[0];
+        y[yStride] = Vector256.Sum(a1) - sums[1];
+        y[yStride + 1] = Vector256.Sum(b1) - sums[1];
+        y[2 * yStride] = Vector256.Sum(a2) - sums[2];
+        y[2 * yStride + 1] = Vector256.Sum(b2) - sums[2];
+        y[3 * yStride] = Vector256.Sum(a3) - sums[3];
+        y[3 * yStride + 1] = Vector256.Sum(b3) - sums[3];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void AccumulateTwo(Vector256<byte> codesA, Vector256<byte> codesB, sbyte* x, int k,
+        ref Vector256<short> sa0, ref Vector256<short> sa1, ref Vector256<short> sa2, ref Vector256<short> sa3,
+        ref Vector256<short> sb0, ref Vector256<short> sb1, ref Vector256<short> sb2, ref Vector256<short> sb3)
+    {
+        var x0 = Avx.LoadVector256(x);
+        sa0 += Avx2.MultiplyAddAdjacent(codesA, x0);
+        sb0 += Avx2.MultiplyAddAdjacent(codesB, x0);
+        var x1 = Avx.LoadVector256(x + k);
+        sa1 += Avx2.MultiplyAddAdjacent(codesA, x1);
+        sb1 += Avx2.MultiplyAddAdjacent(codesB, x1);
+        var x2 = Avx.LoadVector256(x + 2 * k);
+        sa2 += Avx2.MultiplyAddAdjacent(codesA, x2);
+        sb2 += Avx2.MultiplyAddAdjacent(codesB, x2);
+        var x3 = Avx.LoadVector256(x + 3 * k);
+        sa3 += Avx2.MultiplyAddAdjacent(codesA, x3);
+        sb3 += Avx2.MultiplyAddAdjacent(codesB, x3);
+    }
+}
