@@ -64,7 +64,7 @@ public sealed partial class KeyboardTriggers(SimulatedBoard board, SensorDaemonO
     /// <summary>
     /// When a parent closes stdin, descriptor 0 goes to the next file or pipe the process opens (the runtime's own
     /// signal pipe, appsettings.json…), and reading "keys" from it would steal signals or replay that file. So keys
-    /// are read only from a device (a tty, /dev/null) or from a pipe whose other end is not this process's own.
+    /// are read only from a terminal, /dev/null, or a pipe whose write end is not held by this process.
     /// </summary>
     static bool StandardInputIsPipeOrDevice()
     {
@@ -76,7 +76,8 @@ public sealed partial class KeyboardTriggers(SimulatedBoard board, SensorDaemonO
             string? target = new FileInfo(descriptors + "/0").LinkTarget;
             if (target is null)
                 return false;
-            if (target.StartsWith("/dev/", StringComparison.Ordinal))
+            // Not any device: the runtime may hold /dev/urandom open, which would be a stream of random "keys".
+            if (target == "/dev/null" || target.StartsWith("/dev/pts/", StringComparison.Ordinal) || target.StartsWith("/dev/tty", StringComparison.Ordinal))
                 return true;
             if (!target.StartsWith("pipe:", StringComparison.Ordinal))
                 return false;
