@@ -1,10 +1,92 @@
+using System.CommandLine;
+using Edge.Packer.Safetensors;
+
 namespace Edge.Packer;
 
 public static class Program
 {
-    public static int Main(string[] args)
+    public static Task<int> Main(string[] args) => Run(args, Console.Out, Console.Error);
+
+    /// <summary>Runs edge-pack with the given streams: progress goes to <paramref name="stderr"/>, the summary to <paramref name="stdout"/>.</summary>
+    public static async Task<int> Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
-        Console.Error.WriteLine("edge-pack: not implemented yet");
-        return 1;
+        var checkpoint = new Argument<string>("checkpoint-dir") { Description = "HuggingFace checkpoint folder (config.json, tokenizer.model, model.safetensors or shards + index)" };
+        var output = OutputOption();
+        var name = NameOption();
+        var force = ForceOption();
+        var root = new RootCommand("edge-pack: convert a MatMul-free LM (HGRN-Bit) checkpoint into an Edge model file.")
+        {
+            checkpoint, output, name, force,
+            SynthCommand(stdout, stderr),
+        };
+        root.SetAction((parse, cancel) => Guard(stdout, stderr, () =>
+            new CheckpointPacker(stderr).Pack(parse.GetValue(checkpoint)!, parse.GetValue(output)!, parse.GetValue(name), parse.GetValue(force), cancel)));
+        var config = new InvocationConfiguration { Output = stdout, Error = stderr };
+        return await root.Parse(args).InvokeAsync(config);
+    }
+
+    static Command SynthCommand(TextWriter stdout, TextWriter stderr)
+    {
+        var preset = new Option<string?>("--preset") { Description = "Official model size" };
+        preset.AcceptOnlyFromAmong([.. SyntheticShape.Presets.Keys]);
+        var hidden = new Option<int?>("--hidden") { Description = "Custom hidden size H" };
+        var layers = new Option<int?>("--layers") { Description = "Custom number of layers L" };
+        var vocab = new Option<int?>("--vocab") { Description = "Custom vocabulary size V (at least the placeholder tokenizer's 512 pieces)" };
+        var intermediate = new Option<int?>("--intermediate") { Description = "Custom MLP width I (default: the official rule from H)" };
+        var seed = new Option<ulong>("--seed") { Description = "Random seed; the same seed gives the same file", DefaultValueFactory = _ => 1 };
+        var output = OutputOption();
+        var name = NameOption();
+        var force = ForceOption();
+        var command = new Command("synth", "Write a model of the official shapes with random weights (for benchmarks; its tokenizer is a placeholder)")
+        {
+            preset, hidden, layers, vocab, intermediate, seed, output, name, force,
+        };
+        command.SetAction((parse, cancel) => Guard(stdout, stderr, () =>
+        {
+            var shape = SyntheticShapeFrom(parse.GetValue(preset), parse.GetValue(hidden), parse.GetValue(layers), parse.GetValue(vocab), parse.GetValue(intermediate));
+            return new SyntheticModel(stderr).Write(shape, parse.GetValue(seed), parse.GetValue(output)!, parse.GetValue(name), parse.GetValue(force), cancel);
+        }));
+        return command;
+    }
+
+    static SyntheticShape SyntheticShapeFrom(string? preset, int? hidden, int? layers, int? vocab, int? intermediate)
+    {
+        bool custom = hidden is not null || layers is not null || vocab is not null || intermediate is not null;
+        if (preset is not null)
+            return custom
+                ? throw new PackerException("Give either --preset or custom dimensions (--hidden, --layers, --vocab, --intermediate), not both.")
+                : SyntheticShape.Presets[preset];
+        if (hidden is not int h || layers is not int l || vocab is not int v)
+            throw new PackerException("Give --preset 370m|1.3b|2.7b, or all of --hidden, --layers and --vocab.");
+        if (h <= 0)
+            throw new PackerException($"--hidden {h} must be positive.");
+        return new SyntheticShape($"{h}x{l}", h, l, v, intermediate ?? Format.Container.HgrnBitConfig.DefaultIntermediateSize(h, 4));
+    }
+
+    static Option<string> OutputOption() => new("--output", "-o") { Description = "Model file to write", Required = true };
+
+    static Option<string?> NameOption() => new("--name") { Description = "Model name stored in the metadata" };
+
+    static Option<bool> ForceOption() => new("--force") { Description = "Overwrite the output file if it exists" };
+
+    /// <summary>User errors become one line on stderr and exit code 1; the output is never left half-written.</summary>
+    static Task<int> Guard(TextWriter stdout, TextWriter stderr, Func<PackSummary> body)
+    {
+        try
+        {
+            var summary = body();
+            stdout.WriteLine($"edge-pack: wrote {summary.OutputPath}: {summary.TensorCount} tensors, {Sizes.Format(summary.Bytes)} ({summary.Bytes} bytes) in {summary.Elapsed.TotalSeconds:F1} s");
+            return Task.FromResult(0);
+        }
+        catch (OperationCanceledException)
+        {
+            stderr.WriteLine("edge-pack: cancelled; no output was written.");
+            return Task.FromResult(130);
+        }
+        catch (Exception e) when (e is PackerException or IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            stderr.WriteLine($"edge-pack: error: {e.Message}");
+            return Task.FromResult(1);
+        }
     }
 }

@@ -1,0 +1,28 @@
+namespace Edge.Packer;
+
+/// <summary>Checks done before any work, so a long pack cannot fail at the end on an unusable output path.</summary>
+public static class OutputCheck
+{
+    public static void Ensure(string outputPath, bool force)
+    {
+        if (Directory.Exists(outputPath))
+            throw new PackerException($"Output {outputPath} is a folder; give a file name, e.g. {Path.Combine(outputPath, "model.edge")}.");
+        if (File.Exists(outputPath) && !force)
+            throw new PackerException($"Output {outputPath} already exists; pass --force to overwrite it.");
+        string? folder = Path.GetDirectoryName(Path.GetFullPath(outputPath));
+        if (folder is not null && !Directory.Exists(folder))
+            throw new PackerException($"Output folder {folder} does not exist; create it first.");
+    }
+}
+
+/// <summary>Human-readable byte counts for progress lines.</summary>
+public static class Sizes
+{
+    public static string Format(long bytes) => bytes switch
+    {
+        >= 1L << 30 => $"{bytes / (double)(1L << 30):F2} GiB",
+        >= 1L << 20 => $"{bytes / (double)(1L << 20):F2} MiB",
+        >= 1L << 10 => $"{bytes / 1024.0:F1} KiB",
+        _ => $"{bytes} B",
+    };
+}
