@@ -16,7 +16,9 @@ static class CompareMode
 {
     sealed record Options(IReadOnlyList<GemvShape> Shapes, int[] Threads, CacheMode[] Modes, IReadOnlyList<TernaryKernel> Kernels, int Repetitions, double BatchMs);
 
-    sealed record Measurement(string Engine, GemvShape Shape, CacheMode Mode, int Threads, double Seconds, long MatrixBytes)
+    /// <param name="Seconds">Median time per GEMV over the repetitions.</param>
+    /// <param name="BestSeconds">Fastest repetition: on a busy machine the least disturbed one.</param>
+    sealed record Measurement(string Engine, GemvShape Shape, CacheMode Mode, int Threads, double Seconds, double BestSeconds, long MatrixBytes)
     {
         public double WeightsPerSecond => Shape.Weights / Seconds;
     }
@@ -96,7 +98,7 @@ static class CompareMode
                         samples[e][rep] = Stopwatch.GetElapsedTime(start).TotalSeconds / batch[e];
                     }
                 for (int e = 0; e < engines.Count; e++)
-                    results.Add(new Measurement(engines[e].Name, shape, mode, threads, Median(samples[e]), engines[e].MatrixBytes));
+                    results.Add(new Measurement(engines[e].Name, shape, mode, threads, Median(samples[e]), samples[e].Min(), engines[e].MatrixBytes));
             }
             return results;
         }
@@ -155,6 +157,8 @@ static class CompareMode
     {
         Console.WriteLine("## Edge ÷ ggml (speed ratio from the same run; > 1 means Edge is faster)");
         Console.WriteLine();
+        Console.WriteLine("Ratios of median times; in parentheses, of the best repetitions.");
+        Console.WriteLine();
         Console.WriteLine("| shape | threads | mode | Edge kernel | Edge Gw/s | ggml tq2_0 Gw/s | ggml tq1_0 Gw/s | Edge ÷ tq2_0 | Edge ÷ tq1_0 |");
         Console.WriteLine("|---|---:|---|---|---:|---:|---:|---:|---:|");
         foreach (var group in all.GroupBy(m => (m.Shape, m.Threads, m.Mode)).OrderBy(g => options.Shapes.ToList().IndexOf(g.Key.Shape)).ThenBy(g => g.Key.Threads).ThenBy(g => g.Key.Mode))
@@ -163,7 +167,7 @@ static class CompareMode
             var tq1 = group.Single(m => m.Engine == "ggml tq1_0");
             foreach (var edge in group.Where(m => m.Engine.StartsWith("edge ", StringComparison.Ordinal)))
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"| {group.Key.Shape.Model} {group.Key.Shape.K}x{group.Key.Shape.N} | {group.Key.Threads} | {group.Key.Mode.ToString().ToLowerInvariant()} | {edge.Engine[5..]} | {edge.WeightsPerSecond / 1e9:F1} | {tq2.WeightsPerSecond / 1e9:F1} | {tq1.WeightsPerSecond / 1e9:F1} | {tq2.Seconds / edge.Seconds:F2} | {tq1.Seconds / edge.Seconds:F2} |"));
+                    $"| {group.Key.Shape.Model} {group.Key.Shape.K}x{group.Key.Shape.N} | {group.Key.Threads} | {group.Key.Mode.ToString().ToLowerInvariant()} | {edge.Engine[5..]} | {edge.WeightsPerSecond / 1e9:F1} | {tq2.WeightsPerSecond / 1e9:F1} | {tq1.WeightsPerSecond / 1e9:F1} | {tq2.Seconds / edge.Seconds:F2} ({tq2.BestSeconds / edge.BestSeconds:F2}) | {tq1.Seconds / edge.Seconds:F2} ({tq1.BestSeconds / edge.BestSeconds:F2}) |"));
         }
     }
 
