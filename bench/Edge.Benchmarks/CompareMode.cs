@@ -16,15 +16,15 @@ static class CompareMode
 {
     sealed record Options(IReadOnlyList<GemvShape> Shapes, int[] Threads, CacheMode[] Modes, IReadOnlyList<TernaryKernel> Kernels, int Repetitions, double BatchMs);
 
-    /// <param name="Seconds">Median time per GEMV over the repetitions.</param>
-    /// <param name="BestSeconds">Fastest repetition: on a busy machine the least disturbed one.</param>
-    sealed record Measurement(string Engine, GemvShape Shape, CacheMode Mode, int Threads, double Seconds, double BestSeconds, long MatrixBytes)
+    /// <param name="Seconds">10th percentile of the per-call times: the calls other tenants of a shared machine disturbed least.</param>
+    /// <param name="MedianSeconds">Median of the per-call times.</param>
+    sealed record Measurement(string Engine, GemvShape Shape, CacheMode Mode, int Threads, double Seconds, double MedianSeconds, long MatrixBytes)
     {
         public double WeightsPerSecond => Shape.Weights / Seconds;
     }
 
     public const string Usage = """
-        compare [--shapes 370m|2.7b|all] [--threads 1,2] [--modes cold,hot] [--kernels k1,k2] [--repetitions 9] [--batch-ms 20]
+        compare [--shapes 370m|2.7b|all] [--threads 1,2] [--modes cold,hot] [--kernels k1,k2] [--repetitions 15] [--batch-ms 5]
           Times every Edge kernel and ggml TQ2_0/TQ1_0 on the MMfreeLM GEMV shapes and prints markdown tables:
           µs per GEMV, G weights/s and GB/s of packed weights, then Edge ÷ ggml speed ratios per shape and thread count.
         """;
@@ -48,9 +48,10 @@ static class CompareMode
         Console.WriteLine();
         Console.WriteLine($"- cpu: {RuntimeInformation.ProcessArchitecture}, {Environment.ProcessorCount} logical cores; .NET {Environment.Version}; {ggml}");
         Console.WriteLine($"- Edge kernels: {string.Join(", ", options.Kernels.Select(k => k.Name))}; ggml: tq2_0, tq1_0 (float input, quantized to Q8_K inside each call)");
-        Console.WriteLine($"- median of {options.Repetitions} repetitions, each a batch of ≈{options.BatchMs} ms per engine; cold = cycling through ≥{GemvShape.ColdWorkingSetBytes >> 20} MiB of distinct matrices, hot = one matrix");
+        Console.WriteLine($"- {options.Repetitions} repetitions of ≈{options.BatchMs} ms per engine, engines alternating; every call timed, cells show the 10th-percentile call (µs · G weights/s · GB/s of packed weights)");
+        Console.WriteLine($"- cold = cycling through ≥{GemvShape.ColdWorkingSetBytes >> 20} MiB of distinct matrices (DRAM), hot = one matrix again and again (cache)");
         foreach (int t in options.Threads)
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"- read bandwidth, {t} thread(s): {ReadBandwidth.Measure(t) / 1e9:F1} GB/s (1 GiB read-sum, best of 3)"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"- read bandwidth, {t} thread(s): {ReadBandwidth.Measure(t) / 1e9:F1} GB/s (1 GiB read-sum, best of 5)"));
         Console.WriteLine();
 
         var all = new List<Measurement>();
@@ -87,18 +88,22 @@ static class CompareMode
                     engines[e].SetThreads(threads);
                     batch[e] = Calibrate(engines[e], options.BatchMs);
                 }
-                var samples = engines.Select(_ => new double[options.Repetitions]).ToArray();
+                // Every call is timed on its own: on a machine shared with other work, a batch average would mostly
+                // measure the scheduler, while the fast end of the per-call distribution is the code's own speed.
+                var samples = engines.Select((_, e) => new List<double>(options.Repetitions * batch[e])).ToArray();
                 for (int rep = 0; rep < options.Repetitions; rep++)
                     for (int i = 0; i < engines.Count; i++)
                     {
                         int e = (i + rep) % engines.Count;
-                        long start = Stopwatch.GetTimestamp();
                         for (int call = 0; call < batch[e]; call++)
+                        {
+                            long start = Stopwatch.GetTimestamp();
                             engines[e].Run();
-                        samples[e][rep] = Stopwatch.GetElapsedTime(start).TotalSeconds / batch[e];
+                            samples[e].Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
+                        }
                     }
                 for (int e = 0; e < engines.Count; e++)
-                    results.Add(new Measurement(engines[e].Name, shape, mode, threads, Median(samples[e]), samples[e].Min(), engines[e].MatrixBytes));
+                    results.Add(new Measurement(engines[e].Name, shape, mode, threads, Percentile(samples[e], 0.1), Percentile(samples[e], 0.5), engines[e].MatrixBytes));
             }
             return results;
         }
@@ -157,7 +162,7 @@ static class CompareMode
     {
         Console.WriteLine("## Edge ÷ ggml (speed ratio from the same run; > 1 means Edge is faster)");
         Console.WriteLine();
-        Console.WriteLine("Ratios of median times; in parentheses, of the best repetitions.");
+        Console.WriteLine("Ratios of the 10th-percentile call times; in parentheses, of the medians.");
         Console.WriteLine();
         Console.WriteLine("| shape | threads | mode | Edge kernel | Edge Gw/s | ggml tq2_0 Gw/s | ggml tq1_0 Gw/s | Edge ÷ tq2_0 | Edge ÷ tq1_0 |");
         Console.WriteLine("|---|---:|---|---|---:|---:|---:|---:|---:|");
@@ -167,15 +172,14 @@ static class CompareMode
             var tq1 = group.Single(m => m.Engine == "ggml tq1_0");
             foreach (var edge in group.Where(m => m.Engine.StartsWith("edge ", StringComparison.Ordinal)))
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"| {group.Key.Shape.Model} {group.Key.Shape.K}x{group.Key.Shape.N} | {group.Key.Threads} | {group.Key.Mode.ToString().ToLowerInvariant()} | {edge.Engine[5..]} | {edge.WeightsPerSecond / 1e9:F1} | {tq2.WeightsPerSecond / 1e9:F1} | {tq1.WeightsPerSecond / 1e9:F1} | {tq2.Seconds / edge.Seconds:F2} ({tq2.BestSeconds / edge.BestSeconds:F2}) | {tq1.Seconds / edge.Seconds:F2} ({tq1.BestSeconds / edge.BestSeconds:F2}) |"));
+                    $"| {group.Key.Shape.Model} {group.Key.Shape.K}x{group.Key.Shape.N} | {group.Key.Threads} | {group.Key.Mode.ToString().ToLowerInvariant()} | {edge.Engine[5..]} | {edge.WeightsPerSecond / 1e9:F1} | {tq2.WeightsPerSecond / 1e9:F1} | {tq1.WeightsPerSecond / 1e9:F1} | {tq2.Seconds / edge.Seconds:F2} ({tq2.MedianSeconds / edge.MedianSeconds:F2}) | {tq1.Seconds / edge.Seconds:F2} ({tq1.MedianSeconds / edge.MedianSeconds:F2}) |"));
         }
     }
 
-    static double Median(double[] values)
+    static double Percentile(List<double> values, double fraction)
     {
         var sorted = values.Order().ToArray();
-        int mid = sorted.Length / 2;
-        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+        return sorted[(int)Math.Round(fraction * (sorted.Length - 1))];
     }
 
     static Options Parse(string[] args)
@@ -184,8 +188,8 @@ static class CompareMode
         int[] threads = [1, 2];
         CacheMode[] modes = [CacheMode.Cold, CacheMode.Hot];
         IReadOnlyList<TernaryKernel> kernels = KernelFactory.Available;
-        int repetitions = 9;
-        double batchMs = 20;
+        int repetitions = 15;
+        double batchMs = 5;
         for (int i = 0; i < args.Length; i++)
         {
             string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");

@@ -19,7 +19,7 @@ public static class ReadBandwidth
     /// Best of <paramref name="passes"/> passes of <paramref name="threads"/> threads reading
     /// <paramref name="bufferBytes"/> bytes, in bytes per second. The buffer is freed before returning.
     /// </summary>
-    public static unsafe double Measure(int threads, long bufferBytes = DefaultBufferBytes, int passes = 3)
+    public static unsafe double Measure(int threads, long bufferBytes = DefaultBufferBytes, int passes = 5)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(passes, 1);
