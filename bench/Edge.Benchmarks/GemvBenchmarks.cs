@@ -7,7 +7,9 @@ namespace Edge.Benchmarks;
 /// <summary>
 /// BenchmarkDotNet version of the comparison: one GEMV per operation, for every Edge kernel and ggml TQ2_0/TQ1_0,
 /// on each MMfreeLM shape, at 1 and 2 threads, cold and hot. Slow (minutes per case); <c>compare</c> is the quick one.
+/// In-process, so Edge and ggml run in the same process as in <c>compare</c>.
 /// </summary>
+[InProcess]
 [MemoryDiagnoser(displayGenColumns: false)]
 public class GemvBenchmarks
 {
