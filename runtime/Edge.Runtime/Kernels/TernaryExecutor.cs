@@ -9,32 +9,44 @@ namespace Edge.Runtime.Kernels;
 /// </summary>
 /// <remarks>
 /// A 1024×1024 product takes about 10 µs, so the hand-off must cost well under a microsecond: the workers are
-/// created once, spin on a generation counter for <see cref="SpinTime"/> after each job (decode issues the next
-/// product within microseconds) and only then sleep on a semaphore. Rows are split statically into one contiguous
-/// range per thread, in multiples of <see cref="RowGranule"/> so no two threads write the same cache line of the
-/// output; the calling thread takes the first range itself. A call allocates nothing. One call at a time: an
-/// executor belongs to one model.
+/// created once, spin on the job word for <see cref="SpinTime"/> after each job (decode issues the next product
+/// within microseconds) and only then sleep on a semaphore. The rows are cut into a few equal chunks per thread,
+/// each a multiple of <see cref="RowGranule"/> rows so no two threads write the same cache line of the output;
+/// every thread, the caller included, claims chunks from one atomic counter. Static sizes keep the split cheap,
+/// and claiming means a worker the OS has descheduled (a busy machine) delays nobody: the caller takes its chunks.
+/// A call allocates nothing. One call at a time: an executor belongs to one model.
 /// </remarks>
 public sealed unsafe class TernaryExecutor : IDisposable
 {
     /// <summary>Rows per partition step: 16 int32 outputs are one 64-byte cache line.</summary>
     public const int RowGranule = 16;
 
+    /// <summary>Chunks per thread: enough to even out a slow thread, few enough that claiming stays cheap.</summary>
+    const int ChunksPerThread = 4;
+
+    /// <summary>Smallest chunk: below this the claim costs more than the rows.</summary>
+    const int MinChunkRows = 4 * RowGranule;
+
     static readonly long SpinTime = Stopwatch.Frequency / 5000; // 200 µs
 
     readonly Worker[] _workers;
-    long _generation;
-    int _pending;
     volatile bool _stopping;
     ExceptionDispatchInfo? _failure;
 
-    // The current job; written by the caller before the generation is bumped, read by the workers after.
+    /// <summary>
+    /// The job word: generation (bits 32-63), chunk count (16-31), next unclaimed chunk (0-15). Claims compare and
+    /// swap the whole word, so a claim that raced with the end of its job can never run a chunk of the next one.
+    /// </summary>
+    long _job;
+    int _done;
+
+    // The current job; written by the caller before the job word is published, stable until all chunks are done.
     TernaryMatrix _matrix;
     sbyte* _x;
     int* _xSums;
     int _n;
     int* _y;
-    int _rowsPerPart;
+    int _chunkRows;
 
     public TernaryExecutor(TernaryKernel kernel, int threads = 1)
     {
@@ -72,9 +84,10 @@ public sealed unsafe class TernaryExecutor : IDisposable
         if (x.Length < (long)n * k || xSums.Length < n || y.Length < (long)n * rows)
             throw new ArgumentException($"A batch of {n} needs {(long)n * k} activations, {n} sums and room for {(long)n * rows} outputs.");
 
-        int rowsPerPart = (rows + Threads - 1) / Threads;
-        rowsPerPart = (rowsPerPart + RowGranule - 1) / RowGranule * RowGranule;
-        if (_workers.Length == 0 || rowsPerPart >= rows)
+        int chunkRows = Math.Max(MinChunkRows, (rows + Threads * ChunksPerThread - 1) / (Threads * ChunksPerThread));
+        chunkRows = (chunkRows + RowGranule - 1) / RowGranule * RowGranule;
+        int chunks = (rows + chunkRows - 1) / chunkRows;
+        if (_workers.Length == 0 || chunks == 1)
         {
             Run(w, 0, rows, x, xSums, n, y);
             return;
@@ -89,16 +102,18 @@ public sealed unsafe class TernaryExecutor : IDisposable
             _xSums = pSums;
             _n = n;
             _y = py;
-            _rowsPerPart = rowsPerPart;
-            Volatile.Write(ref _pending, _workers.Length);
-            Interlocked.Increment(ref _generation); // full fence: the job fields are visible before the new generation
+            _chunkRows = chunkRows;
+            _done = 0;
+            long generation = (_job >> 32) + 1;
+            long job = (generation << 32) | ((long)chunks << 16);
+            Interlocked.Exchange(ref _job, job); // full fence: the fields above are visible before the job is
             foreach (var worker in _workers)
                 worker.WakeIfSleeping();
 
-            RunPart(0);
+            RunChunks(generation);
 
             var spinner = new SpinWait();
-            while (Volatile.Read(ref _pending) != 0)
+            while (Volatile.Read(ref _done) != chunks)
                 spinner.SpinOnce(sleep1Threshold: -1);
             _matrix = default;
             _x = null;
@@ -120,13 +135,34 @@ public sealed unsafe class TernaryExecutor : IDisposable
             Kernel.MatMul(w, rowStart, rowCount, x, xSums, n, y[rowStart..], w.Rows);
     }
 
-    void RunPart(int part)
+    /// <summary>Claims and runs chunks of job <paramref name="generation"/> until none are left.</summary>
+    void RunChunks(long generation)
+    {
+        while (true)
+        {
+            long job = Volatile.Read(ref _job);
+            int next = (int)(job & 0xFFFF), chunks = (int)((job >> 16) & 0xFFFF);
+            if (job >> 32 != generation || next >= chunks)
+                return;
+            if (Interlocked.CompareExchange(ref _job, job + 1, job) != job)
+                continue;
+            try
+            {
+                RunChunk(next);
+            }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref _failure, ExceptionDispatchInfo.Capture(e), null);
+            }
+            Interlocked.Increment(ref _done);
+        }
+    }
+
+    void RunChunk(int chunk)
     {
         int rows = _matrix.Rows;
-        int start = part * _rowsPerPart;
-        if (start >= rows)
-            return;
-        int count = Math.Min(_rowsPerPart, rows - start);
+        int start = chunk * _chunkRows;
+        int count = Math.Min(_chunkRows, rows - start);
         long k = _matrix.PaddedColumns;
         var x = new ReadOnlySpan<sbyte>(_x, checked((int)(_n * k)));
         var sums = new ReadOnlySpan<int>(_xSums, _n);
@@ -139,7 +175,7 @@ public sealed unsafe class TernaryExecutor : IDisposable
         if (_stopping)
             return;
         _stopping = true;
-        Interlocked.Increment(ref _generation);
+        Interlocked.Add(ref _job, 1L << 32);
         foreach (var worker in _workers)
             worker.WakeIfSleeping();
         foreach (var worker in _workers)
@@ -173,20 +209,18 @@ public sealed unsafe class TernaryExecutor : IDisposable
     sealed class Worker : IDisposable
     {
         readonly TernaryExecutor _owner;
-        readonly int _part;
         readonly SemaphoreSlim _wake = new(0);
         int _sleeping;
 
-        public Worker(TernaryExecutor owner, int part)
+        public Worker(TernaryExecutor owner, int index)
         {
             _owner = owner;
-            _part = part;
-            Thread = new Thread(Loop) { IsBackground = true, Name = $"edge-kernel-{part}" };
+            Thread = new Thread(Loop) { IsBackground = true, Name = $"edge-kernel-{index}" };
         }
 
         public Thread Thread { get; }
 
-        /// <summary>Called after the generation was bumped; the exchange pairs with the worker's own in <see cref="WaitForJob"/>.</summary>
+        /// <summary>Called after a job was published; the exchange pairs with the worker's own in <see cref="WaitForJob"/>.</summary>
         public void WakeIfSleeping()
         {
             if (Interlocked.Exchange(ref _sleeping, 0) == 1)
@@ -201,24 +235,17 @@ public sealed unsafe class TernaryExecutor : IDisposable
                 seen = WaitForJob(seen);
                 if (_owner._stopping)
                     return;
-                try
-                {
-                    _owner.RunPart(_part);
-                }
-                catch (Exception e)
-                {
-                    Interlocked.CompareExchange(ref _owner._failure, ExceptionDispatchInfo.Capture(e), null);
-                }
-                Interlocked.Decrement(ref _owner._pending);
+                _owner.RunChunks(seen);
             }
         }
 
+        /// <summary>Waits until the job word carries a generation other than <paramref name="seen"/>, and returns it.</summary>
         long WaitForJob(long seen)
         {
             long spinUntil = Stopwatch.GetTimestamp() + SpinTime;
             while (true)
             {
-                long generation = Volatile.Read(ref _owner._generation);
+                long generation = Volatile.Read(ref _owner._job) >> 32;
                 if (generation != seen)
                     return generation;
                 if (Stopwatch.GetTimestamp() < spinUntil)
@@ -227,7 +254,7 @@ public sealed unsafe class TernaryExecutor : IDisposable
                     continue;
                 }
                 Interlocked.Exchange(ref _sleeping, 1);
-                generation = Volatile.Read(ref _owner._generation);
+                generation = Volatile.Read(ref _owner._job) >> 32;
                 if (generation != seen)
                 {
                     // A job arrived while going to sleep. If the caller already took the flag, it has released

@@ -17,6 +17,7 @@ public sealed unsafe class Vector128TernaryKernel : TernaryKernel
 {
     const int BlocksPerWiden = 2;
     const int TokensPerGroup = 4;
+    const int RowsPerTile = 16;
 
     public static bool IsSupported => Vector128.IsHardwareAccelerated;
 
@@ -48,29 +49,49 @@ public sealed unsafe class Vector128TernaryKernel : TernaryKernel
         fixed (int* pSums = xSums)
         fixed (int* py = y)
         {
-            for (int i = 0; i < rowCount; i++)
+            // A tile of rows meets four activation vectors at a time, so the tile's weights and the four vectors
+            // stay in L1 while every weight is unpacked once per four tokens.
+            for (int tile = 0; tile < rowCount; tile += RowsPerTile)
             {
-                byte* row = w.Data + (rowStart + i) * rowBytes;
+                int tileEnd = Math.Min(rowCount, tile + RowsPerTile);
                 int b = 0;
                 for (; b + TokensPerGroup <= n; b += TokensPerGroup)
                 {
-                    DotFourTokens(row, px + (long)b * k, k, blocks, out int r0, out int r1, out int r2, out int r3);
-                    py[(long)b * yStride + i] = r0 - pSums[b];
-                    py[(long)(b + 1) * yStride + i] = r1 - pSums[b + 1];
-                    py[(long)(b + 2) * yStride + i] = r2 - pSums[b + 2];
-                    py[(long)(b + 3) * yStride + i] = r3 - pSums[b + 3];
+                    for (int i = tile; i < tileEnd; i++)
+                    {
+                        DotFourTokens(w.Data + (rowStart + i) * rowBytes, px + (long)b * k, k, blocks, out int r0, out int r1, out int r2, out int r3);
+                        py[(long)b * yStride + i] = r0 - pSums[b];
+                        py[(long)(b + 1) * yStride + i] = r1 - pSums[b + 1];
+                        py[(long)(b + 2) * yStride + i] = r2 - pSums[b + 2];
+                        py[(long)(b + 3) * yStride + i] = r3 - pSums[b + 3];
+                    }
                 }
                 for (; b < n; b++)
-                    py[(long)b * yStride + i] = Dot(row, px + (long)b * k, blocks) - pSums[b];
+                    for (int i = tile; i < tileEnd; i++)
+                        py[(long)b * yStride + i] = Dot(w.Data + (rowStart + i) * rowBytes, px + (long)b * k, blocks) - pSums[b];
             }
         }
     }
 
+    /// <summary>The codes of one 64-weight lane; the shift is a literal per lane so the JIT emits a single instruction.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector128<sbyte> Codes(Vector128<byte> packed, int shift) =>
-        (Vector128.ShiftRightLogical(packed, shift) & Vector128.Create((byte)3)).AsSByte();
+    static Vector128<sbyte> Codes(Vector128<byte> packed, int lane) =>
+        (lane switch
+        {
+            0 => packed,
+            1 => Vector128.ShiftRightLogical(packed, 2),
+            2 => Vector128.ShiftRightLogical(packed, 4),
+            _ => Vector128.ShiftRightLogical(packed, 6),
+        } & Vector128.Create((byte)3)).AsSByte();
 
     /// <summary>Σ over 16 weights of codes·x, as 8 int16 lanes of two products each.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector128<short> Products(Vector128<sbyte> codes, sbyte* x)
+    {
+        var (low, high) = Vector128.Widen(codes);
+        return Products(low, high, x);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector128<short> Products(Vector128<short> codesLow, Vector128<short> codesHigh, sbyte* x)
     {
@@ -93,11 +114,8 @@ public sealed unsafe class Vector128TernaryKernel : TernaryKernel
                 {
                     var packed = Vector128.Load(wb + 16 * quarter);
                     sbyte* xq = xb + 16 * quarter;
-                    for (int lane = 0; lane < 4; lane++)
-                    {
-                        var (low, high) = Vector128.Widen(Codes(packed, 2 * lane));
-                        sums += Products(low, high, xq + 64 * lane);
-                    }
+                    sums += Products(Codes(packed, 0), xq) + Products(Codes(packed, 1), xq + 64)
+                        + Products(Codes(packed, 2), xq + 128) + Products(Codes(packed, 3), xq + 192);
                 }
             }
             var (sumsLow, sumsHigh) = Vector128.Widen(sums);
@@ -123,7 +141,7 @@ public sealed unsafe class Vector128TernaryKernel : TernaryKernel
                     var packed = Vector128.Load(wb + 16 * quarter);
                     for (int lane = 0; lane < 4; lane++)
                     {
-                        var (low, high) = Vector128.Widen(Codes(packed, 2 * lane));
+                        var (low, high) = Vector128.Widen(Codes(packed, lane));
                         sbyte* xq = xb + 16 * quarter + 64 * lane;
                         s0 += Products(low, high, xq);
                         s1 += Products(low, high, xq + k);
