@@ -51,7 +51,7 @@ static class CompareMode
         Console.WriteLine($"- {options.Repetitions} repetitions of ≈{options.BatchMs} ms per engine, engines alternating; every call timed, cells show the 10th-percentile call (µs · G weights/s · GB/s of packed weights)");
         Console.WriteLine($"- cold = cycling through ≥{GemvShape.ColdWorkingSetBytes >> 20} MiB of distinct matrices (DRAM), hot = one matrix again and again (cache)");
         foreach (int t in options.Threads)
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"- read bandwidth, {t} thread(s): {ReadBandwidth.Measure(t) / 1e9:F1} GB/s (1 GiB read-sum, best of 5)"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"- read bandwidth, {t} thread(s): {ReadBandwidth.Measure(t) / 1e9:F1} GB/s (best 64 MiB-per-thread pass over a 1 GiB buffer)"));
         Console.WriteLine();
 
         var all = new List<Measurement>();

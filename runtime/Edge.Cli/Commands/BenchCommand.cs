@@ -236,7 +236,7 @@ static class BenchCommand
     static void WriteMarkdown(TextWriter o, BenchSettings s, List<BenchResult> results)
     {
         o.WriteLine($"model: {s.ModelPath} ({Mib(results[0].MappedBytes)} mapped); prompt {s.PromptTokens} tokens, decode {s.DecodeTokens} tokens, median of {s.Repetitions}");
-        o.WriteLine($"roofline: {Mib(results[0].DecodeBytesPerToken)} read per decoded token (packed ternary weights + one embedding row) ÷ read bandwidth measured here ({s.BandwidthBufferBytes >> 20} MiB, same threads)");
+        o.WriteLine($"roofline: {Mib(results[0].DecodeBytesPerToken)} read per decoded token (packed ternary weights + one embedding row) ÷ read bandwidth measured here (best 64 MiB-per-thread pass over {s.BandwidthBufferBytes >> 20} MiB, same threads)");
         o.WriteLine();
         o.WriteLine("| threads | kernel | load ms | prefill tok/s | decode tok/s | ms/token | peak RSS | RSS outside map | read GB/s | roofline tok/s | of roofline |");
         o.WriteLine("|--------:|--------|--------:|--------------:|-------------:|---------:|---------:|----------------:|----------:|---------------:|------------:|");
