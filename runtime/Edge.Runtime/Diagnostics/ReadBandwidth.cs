@@ -50,8 +50,17 @@ public static class ReadBandwidth
 
     static unsafe double FastestPass(byte* buffer, long segment, int segments, int threads, int passes)
     {
-        // Two barrier phases per pass: the coordinator's clock runs from the first release to the last arrival.
-        using var barrier = new Barrier(threads + 1);
+        // Two barrier phases per pass. The barrier's post-phase action runs once everyone has arrived and before
+        // anyone is released, so the clock starts before the first read and stops after the last one.
+        long begin = 0;
+        double best = double.MaxValue;
+        using var barrier = new Barrier(threads, b =>
+        {
+            if (b.CurrentPhaseNumber % 2 == 0)
+                begin = Stopwatch.GetTimestamp();
+            else
+                best = Math.Min(best, Stopwatch.GetElapsedTime(begin).TotalSeconds);
+        });
         var sums = new long[threads];
         var workers = new Thread[threads];
         for (int t = 0; t < threads; t++)
@@ -67,14 +76,6 @@ public static class ReadBandwidth
                 }
             }) { IsBackground = true, Name = "edge-bandwidth" };
             workers[t].Start();
-        }
-        double best = double.MaxValue;
-        for (int pass = 0; pass < passes; pass++)
-        {
-            barrier.SignalAndWait();
-            long begin = Stopwatch.GetTimestamp();
-            barrier.SignalAndWait();
-            best = Math.Min(best, Stopwatch.GetElapsedTime(begin).TotalSeconds);
         }
         foreach (var w in workers)
             w.Join();
