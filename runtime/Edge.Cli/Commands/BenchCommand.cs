@@ -219,7 +219,7 @@ static class BenchCommand
             w.WriteNumber("decode_bytes_per_token", r.DecodeBytesPerToken);
             w.WriteNumber("read_bandwidth_gbps", Math.Round(r.ReadBandwidthBytesPerSecond / 1e9, 3));
             w.WriteNumber("roofline_decode_tps", Math.Round(r.RooflineDecodeTokensPerSecond, 3));
-            w.WriteNumber("roofline_fraction", Math.Round(r.RooflineFraction, 4));
+            w.WriteNumber("roofline_fraction", r.RooflineFraction);
             w.WriteEndObject();
         }
         w.WriteEndArray();
