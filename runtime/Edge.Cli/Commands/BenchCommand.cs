@@ -45,6 +45,9 @@ static class BenchCommand
             string format = parse.GetValue(output)!.Trim().ToLowerInvariant();
             if (format is not ("md" or "json"))
                 throw new ArgumentException($"--output must be md or json (got \"{parse.GetValue(output)}\").");
+            long memory = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+            if (settings.BandwidthBufferBytes > memory / 2)
+                throw new ArgumentException($"--bandwidth-mib {settings.BandwidthBufferBytes >> 20} needs more than half of this machine's {memory >> 20} MiB; give a smaller buffer (it only has to exceed the last-level cache).");
             if (!File.Exists(settings.ModelPath))
                 throw new FileNotFoundException($"Model file {settings.ModelPath} does not exist.");
 

@@ -90,6 +90,7 @@ public sealed class BenchCommandTests : IDisposable
     [InlineData("--repetitions must be at least 1", "-r", "0")]
     [InlineData("--output must be md or json", "--output", "csv")]
     [InlineData("is not available on this CPU", "--kernel", "no-such-kernel")]
+    [InlineData("--bandwidth-mib 1000000000 needs more than half", "--bandwidth-mib", "1000000000")]
     public async Task Bad_flags_fail_with_a_message_naming_the_flag(string expected, string flag, string value)
     {
         var (code, output, error) = await Run(Args(flag, value));
