@@ -170,6 +170,18 @@ public class PackerErrorTests : IDisposable
         AssertPackFails(name, "needs 64 bytes", "span 10");
     }
 
+    [Theory]
+    [InlineData("model.layers.1.attn.f_proj.weight", float.NaN)]
+    [InlineData("model.layers.0.attn_norm.weight", float.PositiveInfinity)]
+    [InlineData("model.embeddings.weight", 1e6f)]
+    public void NonFiniteValuesAreRejectedMidway(string name, float bad)
+    {
+        RewriteWeights(_checkpoint.Entries().Select(e => e.Name == name
+            ? SafetensorsWriter.Tensor(name, e.Shape, [.. _checkpoint.Weights[name][..^1], bad])
+            : e));
+        AssertPackFails(name, "NaN, infinite");
+    }
+
     [Fact]
     public void RefusesToOverwrite()
     {
