@@ -1,0 +1,228 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Edge.Benchmarks.Ggml;
+using Edge.Runtime.Diagnostics;
+using Edge.Runtime.Kernels;
+
+namespace Edge.Benchmarks;
+
+/// <summary>
+/// <c>compare</c>: a quick, reproducible side-by-side of every Edge kernel and ggml's TQ2_0 / TQ1_0 on the MMfreeLM
+/// GEMV shapes, in one process. Engines are timed in alternation (each repetition runs every engine once, in a
+/// rotating order), so a noisy neighbour slows all of them alike and the ratios stay meaningful.
+/// </summary>
+static class CompareMode
+{
+    sealed record Options(IReadOnlyList<GemvShape> Shapes, int[] Threads, CacheMode[] Modes, IReadOnlyList<TernaryKernel> Kernels, int Repetitions, double BatchMs);
+
+    /// <param name="Seconds">10th percentile of the per-call times: the calls other tenants of a shared machine disturbed least.</param>
+    /// <param name="MedianSeconds">Median of the per-call times.</param>
+    sealed record Measurement(string Engine, GemvShape Shape, CacheMode Mode, int Threads, double Seconds, double MedianSeconds, long MatrixBytes)
+    {
+        public double WeightsPerSecond => Shape.Weights / Seconds;
+    }
+
+    public const string Usage = """
+        compare [--shapes 370m|2.7b|all] [--threads 1,2] [--modes cold,hot] [--kernels k1,k2] [--repetitions 15] [--batch-ms 5]
+          Times every Edge kernel and ggml TQ2_0/TQ1_0 on the MMfreeLM GEMV shapes and prints markdown tables:
+          µs per GEMV, G weights/s and GB/s of packed weights, then Edge ÷ ggml speed ratios per shape and thread count.
+        """;
+
+    public static int Run(string[] args)
+    {
+        Options options;
+        try
+        {
+            options = Parse(args);
+        }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine($"compare: {e.Message}");
+            Console.Error.WriteLine(Usage);
+            return 2;
+        }
+
+        string ggml = GgmlNative.EnsureLoaded();
+        Console.WriteLine("# Ternary GEMV: Edge vs ggml, one process, interleaved repetitions");
+        Console.WriteLine();
+        Console.WriteLine($"- cpu: {RuntimeInformation.ProcessArchitecture}, {Environment.ProcessorCount} logical cores; .NET {Environment.Version}; {ggml}");
+        Console.WriteLine($"- Edge kernels: {string.Join(", ", options.Kernels.Select(k => k.Name))}; ggml: tq2_0, tq1_0 (float input, quantized to Q8_K inside each call)");
+        Console.WriteLine($"- {options.Repetitions} repetitions of ≈{options.BatchMs} ms per engine, engines alternating; every call timed, cells show the 10th-percentile call (µs · G weights/s · GB/s of packed weights)");
+        Console.WriteLine($"- cold = cycling through ≥{GemvShape.ColdWorkingSetBytes >> 20} MiB of distinct matrices (DRAM), hot = one matrix again and again (cache)");
+        foreach (int t in options.Threads)
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"- read bandwidth, {t} thread(s): {ReadBandwidth.Measure(t) / 1e9:F1} GB/s (best 64 MiB-per-thread pass over a 1 GiB buffer)"));
+        Console.WriteLine();
+
+        var all = new List<Measurement>();
+        foreach (var shape in options.Shapes)
+        {
+            var results = new List<Measurement>();
+            foreach (var mode in options.Modes)
+                results.AddRange(MeasureShape(shape, mode, options));
+            PrintShape(shape, options, results);
+            all.AddRange(results);
+        }
+        PrintRatios(options, all);
+        return 0;
+    }
+
+    static List<Measurement> MeasureShape(GemvShape shape, CacheMode mode, Options options)
+    {
+        using var edgeMatrices = new EdgeMatrixSet(shape, mode);
+        var engines = new List<GemvEngine>();
+        try
+        {
+            foreach (var kernel in options.Kernels)
+                engines.Add(new EdgeGemvEngine(kernel, edgeMatrices, mode));
+            engines.Add(new GgmlGemvEngine(GgmlNative.TypeTq2_0, shape, mode));
+            engines.Add(new GgmlGemvEngine(GgmlNative.TypeTq1_0, shape, mode));
+            CheckAgreement(engines);
+
+            var results = new List<Measurement>();
+            foreach (int threads in options.Threads)
+            {
+                var batch = new int[engines.Count];
+                for (int e = 0; e < engines.Count; e++)
+                {
+                    engines[e].SetThreads(threads);
+                    batch[e] = Calibrate(engines[e], options.BatchMs);
+                }
+                // Every call is timed on its own: on a machine shared with other work, a batch average would mostly
+                // measure the scheduler, while the fast end of the per-call distribution is the code's own speed.
+                var samples = engines.Select((_, e) => new List<double>(options.Repetitions * batch[e])).ToArray();
+                for (int rep = 0; rep < options.Repetitions; rep++)
+                    for (int i = 0; i < engines.Count; i++)
+                    {
+                        int e = (i + rep) % engines.Count;
+                        for (int call = 0; call < batch[e]; call++)
+                        {
+                            long start = Stopwatch.GetTimestamp();
+                            engines[e].Run();
+                            samples[e].Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
+                        }
+                    }
+                for (int e = 0; e < engines.Count; e++)
+                    results.Add(new Measurement(engines[e].Name, shape, mode, threads, Percentile(samples[e], 0.1), Percentile(samples[e], 0.5), engines[e].MatrixBytes));
+            }
+            return results;
+        }
+        finally
+        {
+            foreach (var e in engines)
+                e.Dispose();
+        }
+    }
+
+    /// <summary>Warms an engine up and picks the calls per batch (every matrix was already paged in when it was written).</summary>
+    static int Calibrate(GemvEngine engine, double batchMs)
+    {
+        const int warmUp = 3;
+        long start = Stopwatch.GetTimestamp();
+        for (int i = 0; i < warmUp; i++)
+            engine.Run();
+        double perCall = Stopwatch.GetElapsedTime(start).TotalMilliseconds / warmUp;
+        return (int)Math.Clamp(batchMs / perCall, 1, 1_000_000);
+    }
+
+    /// <summary>All engines multiply the same matrix and input; a large disagreement means a broken binding or kernel.</summary>
+    static void CheckAgreement(List<GemvEngine> engines)
+    {
+        const int outputs = 64;
+        var reference = engines[0].Result(outputs);
+        float scale = reference.Max(MathF.Abs);
+        foreach (var e in engines.Skip(1))
+        {
+            var other = e.Result(outputs);
+            double worst = reference.Zip(other, (a, b) => Math.Abs(a - b)).Max() / Math.Max(scale, 1e-6f);
+            // Edge uses one activation scale per vector, ggml one per 256 values (Q8_K): small differences are expected.
+            if (worst > 0.05)
+                throw new InvalidOperationException($"{e.Name} disagrees with {engines[0].Name} on {e.Shape}: max |Δ| is {worst:P1} of max |y|.");
+        }
+    }
+
+    static void PrintShape(GemvShape shape, Options options, List<Measurement> results)
+    {
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"## {shape.Model} {shape.Role}: K={shape.K}, N={shape.N} ({shape.Weights / 1e6:F2} M weights)"));
+        Console.WriteLine();
+        var columns = options.Modes.SelectMany(m => options.Threads.Select(t => (Mode: m, Threads: t))).ToArray();
+        Console.WriteLine("| engine | bytes/weight | " + string.Join(" | ", columns.Select(c => $"{c.Threads}T {c.Mode.ToString().ToLowerInvariant()}")) + " |");
+        Console.WriteLine("|---|---|" + string.Concat(columns.Select(_ => "---|")));
+        foreach (string engine in results.Select(r => r.Engine).Distinct())
+        {
+            var first = results.First(r => r.Engine == engine);
+            var cells = columns.Select(c => results.Single(r => r.Engine == engine && r.Mode == c.Mode && r.Threads == c.Threads))
+                .Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Seconds * 1e6:F1} µs · **{r.WeightsPerSecond / 1e9:F1}** Gw/s · {r.MatrixBytes / r.Seconds / 1e9:F1} GB/s"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {engine} | {(double)first.MatrixBytes / shape.Weights:F4} | {string.Join(" | ", cells)} |"));
+        }
+        Console.WriteLine();
+    }
+
+    static void PrintRatios(Options options, List<Measurement> all)
+    {
+        Console.WriteLine("## Edge ÷ ggml (speed ratio from the same run; > 1 means Edge is faster)");
+        Console.WriteLine();
+        Console.WriteLine("Ratios of the 10th-percentile call times; in parentheses, of the medians.");
+        Console.WriteLine();
+        Console.WriteLine("| shape | threads | mode | Edge kernel | Edge Gw/s | ggml tq2_0 Gw/s | ggml tq1_0 Gw/s | Edge ÷ tq2_0 | Edge ÷ tq1_0 |");
+        Console.WriteLine("|---|---:|---|---|---:|---:|---:|---:|---:|");
+        foreach (var group in all.GroupBy(m => (m.Shape, m.Threads, m.Mode)).OrderBy(g => options.Shapes.ToList().IndexOf(g.Key.Shape)).ThenBy(g => g.Key.Threads).ThenBy(g => g.Key.Mode))
+        {
+            var tq2 = group.Single(m => m.Engine == "ggml tq2_0");
+            var tq1 = group.Single(m => m.Engine == "ggml tq1_0");
+            foreach (var edge in group.Where(m => m.Engine.StartsWith("edge ", StringComparison.Ordinal)))
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"| {group.Key.Shape.Model} {group.Key.Shape.K}x{group.Key.Shape.N} | {group.Key.Threads} | {group.Key.Mode.ToString().ToLowerInvariant()} | {edge.Engine[5..]} | {edge.WeightsPerSecond / 1e9:F1} | {tq2.WeightsPerSecond / 1e9:F1} | {tq1.WeightsPerSecond / 1e9:F1} | {tq2.Seconds / edge.Seconds:F2} ({tq2.MedianSeconds / edge.MedianSeconds:F2}) | {tq1.Seconds / edge.Seconds:F2} ({tq1.MedianSeconds / edge.MedianSeconds:F2}) |"));
+        }
+    }
+
+    static double Percentile(List<double> values, double fraction)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted[(int)Math.Round(fraction * (sorted.Length - 1))];
+    }
+
+    static Options Parse(string[] args)
+    {
+        IReadOnlyList<GemvShape> shapes = GemvShape.All;
+        int[] threads = [1, 2];
+        CacheMode[] modes = [CacheMode.Cold, CacheMode.Hot];
+        IReadOnlyList<TernaryKernel> kernels = KernelFactory.Available;
+        int repetitions = 15;
+        double batchMs = 5;
+        for (int i = 0; i < args.Length; i++)
+        {
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
+            string[] List() => Value().Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            switch (args[i])
+            {
+                case "--shapes":
+                    string which = Value().ToLowerInvariant();
+                    shapes = which == "all" ? GemvShape.All
+                        : GemvShape.All.Where(s => s.Model.Equals(which, StringComparison.OrdinalIgnoreCase)).ToList() is { Count: > 0 } picked ? picked
+                        : throw new ArgumentException($"--shapes takes 370m, 2.7b or all (got \"{which}\").");
+                    break;
+                case "--threads":
+                    threads = [.. List().Select(t => int.TryParse(t, out int n) && n >= 1 ? n : throw new ArgumentException($"--threads takes whole numbers ≥ 1 (got \"{t}\")."))];
+                    break;
+                case "--modes":
+                    modes = [.. List().Select(m => Enum.TryParse<CacheMode>(m, ignoreCase: true, out var mode) ? mode : throw new ArgumentException($"--modes takes cold and/or hot (got \"{m}\")."))];
+                    break;
+                case "--kernels":
+                    kernels = [.. List().Select(KernelFactory.Select)];
+                    break;
+                case "--repetitions":
+                    repetitions = int.TryParse(Value(), out int r) && r >= 1 ? r : throw new ArgumentException("--repetitions takes a whole number ≥ 1.");
+                    break;
+                case "--batch-ms":
+                    batchMs = double.TryParse(Value(), CultureInfo.InvariantCulture, out double b) && b > 0 ? b : throw new ArgumentException("--batch-ms takes a positive number.");
+                    break;
+                default:
+                    throw new ArgumentException($"Unknown option {args[i]}.");
+            }
+        }
+        if (threads.Length == 0 || modes.Length == 0 || kernels.Count == 0)
+            throw new ArgumentException("--threads, --modes and --kernels need at least one value each.");
+        return new Options(shapes, threads, modes, kernels, repetitions, batchMs);
+    }
+}

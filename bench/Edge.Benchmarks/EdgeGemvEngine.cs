@@ -1,0 +1,92 @@
+using System.Runtime.InteropServices;
+using Edge.Format.Numerics;
+using Edge.Runtime.Kernels;
+
+namespace Edge.Benchmarks;
+
+/// <summary>The packed matrices of one shape and mode, shared by every Edge kernel that is timed on them.</summary>
+sealed unsafe class EdgeMatrixSet : IDisposable
+{
+    readonly byte*[] _matrices;
+
+    public EdgeMatrixSet(GemvShape shape, CacheMode mode)
+    {
+        Shape = shape;
+        MatrixBytes = TernaryPacking.MatrixBytes(shape.N, shape.K);
+        int copies = mode == CacheMode.Hot ? 1 : shape.ColdCopies(MatrixBytes);
+        _matrices = new byte*[copies];
+        var row = new sbyte[shape.K];
+        int rowBytes = TernaryPacking.RowBytes(shape.K);
+        for (int c = 0; c < copies; c++)
+        {
+            _matrices[c] = (byte*)NativeMemory.AlignedAlloc((nuint)MatrixBytes, 64);
+            for (int r = 0; r < shape.N; r++)
+            {
+                TestData.TernaryRow(shape, c, r, row);
+                TernaryPacking.PackRow(row, new Span<byte>(_matrices[c] + (long)r * rowBytes, rowBytes));
+            }
+        }
+    }
+
+    public GemvShape Shape { get; }
+
+    public long MatrixBytes { get; }
+
+    public int Copies => _matrices.Length;
+
+    public TernaryMatrix this[int copy] => new(_matrices[copy], Shape.N, Shape.K, 1f);
+
+    public void Dispose()
+    {
+        foreach (var m in _matrices)
+            NativeMemory.AlignedFree(m);
+    }
+}
+
+/// <summary>An Edge kernel through <see cref="TernaryExecutor"/>, on int8 activations, as the model calls it.</summary>
+sealed class EdgeGemvEngine : GemvEngine
+{
+    readonly TernaryKernel _kernel;
+    readonly EdgeMatrixSet _matrices;
+    readonly sbyte[] _x;
+    readonly int[] _xSum;
+    readonly int[] _y;
+    TernaryExecutor? _executor;
+
+    /// <param name="matrices">Owned by the caller, which may share it between kernels.</param>
+    public EdgeGemvEngine(TernaryKernel kernel, EdgeMatrixSet matrices, CacheMode mode) : base(matrices.Shape, mode)
+    {
+        _kernel = kernel;
+        _matrices = matrices;
+        _x = TestData.Quantize(TestData.Activations(Shape.K), out int sum);
+        _xSum = [sum];
+        _y = new int[Shape.N];
+        SetThreads(1);
+    }
+
+    public override string Name => $"edge {_kernel.Name}";
+
+    public override long MatrixBytes => _matrices.MatrixBytes;
+
+    public override int Copies => Mode == CacheMode.Hot ? 1 : _matrices.Copies;
+
+    public override void SetThreads(int threads)
+    {
+        if (_executor?.Threads == threads)
+            return;
+        _executor?.Dispose();
+        _executor = new TernaryExecutor(_kernel, threads);
+    }
+
+    protected override void Multiply(int copy) => _executor!.MatMul(_matrices[copy], _x, _xSum, 1, _y);
+
+    /// <summary>Integer sums scaled back to the float input's units, comparable with ggml's float output.</summary>
+    public override float[] Result(int count)
+    {
+        Multiply(0);
+        float activationScale = 127f / TestData.Activations(Shape.K).Max(MathF.Abs);
+        return [.. _y.Take(count).Select(v => v / activationScale)];
+    }
+
+    public override void Dispose() => _executor?.Dispose();
+}

@@ -1,0 +1,20 @@
+using BenchmarkDotNet.Running;
+
+namespace Edge.Benchmarks;
+
+/// <summary>
+/// <c>dotnet run -c Release --project bench/Edge.Benchmarks -- compare</c> prints the quick side-by-side table;
+/// any other arguments go to BenchmarkDotNet (e.g. <c>-- --filter *Gemv*</c>).
+/// </summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "compare")
+            return CompareMode.Run(args[1..]);
+        if (args.Length > 0 && args[0] is "-h" or "--help")
+            Console.WriteLine(CompareMode.Usage);
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
+    }
+}

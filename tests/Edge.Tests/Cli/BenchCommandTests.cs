@@ -1,0 +1,111 @@
+using System.Text.Json;
+
+namespace Edge.Tests.Cli;
+
+public sealed class BenchCommandTests : IDisposable
+{
+    readonly string _dir = Directory.CreateTempSubdirectory("edge-bench-test-").FullName;
+    readonly string _model;
+
+    public BenchCommandTests()
+    {
+        _model = Path.Combine(_dir, "tiny.edge");
+        TinyModelFile.Write(_model);
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>Small sizes everywhere (the test checks what is reported, not how fast); a flag in extra replaces the default.</summary>
+    string[] Args(params string[] extra)
+    {
+        var args = new List<string> { "bench", "-m", _model };
+        string[][] small = [["-p", "5"], ["-n", "3"], ["-r", "1"], ["--bandwidth-mib", "8"]];
+        foreach (var pair in small)
+            if (!extra.Contains(pair[0]))
+                args.AddRange(pair);
+        args.AddRange(extra);
+        return [.. args];
+    }
+
+    static async Task<(int Code, string Out, string Err)> Run(string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = await Edge.Cli.Program.Run(args, stdout, stderr);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    [Fact]
+    public async Task Json_has_one_object_per_thread_count_with_the_documented_fields()
+    {
+        var (code, output, error) = await Run(Args("-t", "1,2", "--output", "json"));
+
+        Assert.True(code == 0, error);
+        using var doc = JsonDocument.Parse(output);
+        var runs = doc.RootElement.EnumerateArray().ToArray();
+        Assert.Equal([1, 2], runs.Select(r => r.GetProperty("threads").GetInt32()));
+        long modelBytes = new FileInfo(_model).Length;
+        var c = TinyModelFile.Config;
+        long ternaryBytes = 64L * (c.VocabSize + c.NumHiddenLayers * (4 * c.HiddenSize + 2 * c.IntermediateSize))
+            + c.NumHiddenLayers * c.HiddenSize * 256L / 4; // down_proj rows: K = 96 padded to 256
+        foreach (var run in runs)
+        {
+            Assert.False(string.IsNullOrEmpty(run.GetProperty("kernel").GetString()));
+            foreach (string positive in new[] { "prefill_tps", "decode_tps", "decode_ms_per_token", "decode_ms_per_token_p10", "load_ms", "read_bandwidth_gbps", "roofline_decode_tps" })
+                Assert.True(run.GetProperty(positive).GetDouble() > 0, positive);
+            Assert.Equal(modelBytes, run.GetProperty("mapped_bytes").GetInt64());
+            Assert.Equal(ternaryBytes + 2 * c.HiddenSize, run.GetProperty("decode_bytes_per_token").GetInt64());
+            var peak = run.GetProperty("peak_rss_bytes");
+            if (OperatingSystem.IsLinux())
+                Assert.True(peak.GetInt64() > 0);
+            else
+                Assert.Equal(JsonValueKind.Null, peak.ValueKind);
+            double roofline = run.GetProperty("roofline_decode_tps").GetDouble();
+            double fraction = run.GetProperty("decode_tps").GetDouble() / roofline;
+            Assert.InRange(run.GetProperty("roofline_fraction").GetDouble(), fraction * 0.99, fraction * 1.01);
+        }
+    }
+
+    [Fact]
+    public async Task Markdown_prints_a_table_row_per_thread_count()
+    {
+        var (code, output, error) = await Run(Args("-t", "2,1"));
+
+        Assert.True(code == 0, error);
+        var lines = output.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        int header = Array.FindIndex(lines, l => l.StartsWith("| threads | kernel |", StringComparison.Ordinal));
+        Assert.True(header >= 0, output);
+        Assert.Contains("prefill tok/s", lines[header]);
+        Assert.Contains("decode tok/s", lines[header]);
+        Assert.Contains("of roofline", lines[header]);
+        Assert.StartsWith("| 2 |", lines[header + 2]);
+        Assert.StartsWith("| 1 |", lines[header + 3]);
+    }
+
+    [Theory]
+    [InlineData("--threads must be at least|--threads takes whole numbers", "-t", "0")]
+    [InlineData("--threads takes whole numbers", "-t", "1,x")]
+    [InlineData("--n-prompt must be at least 1", "-p", "-1")]
+    [InlineData("--n-gen must be at least 1", "-n", "0")]
+    [InlineData("--repetitions must be at least 1", "-r", "0")]
+    [InlineData("--output must be md or json", "--output", "csv")]
+    [InlineData("is not available on this CPU", "--kernel", "no-such-kernel")]
+    [InlineData("--bandwidth-mib 1000000000 needs more than half", "--bandwidth-mib", "1000000000")]
+    public async Task Bad_flags_fail_with_a_message_naming_the_flag(string expected, string flag, string value)
+    {
+        var (code, output, error) = await Run(Args(flag, value));
+
+        Assert.NotEqual(0, code);
+        Assert.Matches(expected, error);
+        Assert.DoesNotContain("| threads |", output);
+    }
+
+    [Fact]
+    public async Task Missing_model_file_is_reported()
+    {
+        var (code, _, error) = await Run(["bench", "-m", Path.Combine(_dir, "absent.edge")]);
+
+        Assert.Equal(1, code);
+        Assert.Contains("does not exist", error);
+    }
+}
