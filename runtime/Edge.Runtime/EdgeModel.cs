@@ -53,7 +53,7 @@ public sealed class EdgeModel : IDisposable
             if (tokenizer.VocabularySize > weights.Config.VocabSize)
                 throw new InvalidDataException($"The tokenizer has {tokenizer.VocabularySize} tokens but the model only {weights.Config.VocabSize}.");
             var kernel = options.Kernel is null ? KernelFactory.Default : KernelFactory.Select(options.Kernel);
-            int threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
+            int threads = options.Threads > 0 ? options.Threads : TernaryExecutor.DefaultThreads;
             var model = new HgrnBitModel(weights, new TernaryExecutor(kernel, threads), options.MaxBatch);
             return new EdgeModel(file, model, tokenizer);
         }

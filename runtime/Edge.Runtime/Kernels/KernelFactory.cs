@@ -2,7 +2,9 @@ namespace Edge.Runtime.Kernels;
 
 /// <summary>
 /// Chooses the ternary kernel for this CPU. The list is in order of preference; the scalar reference is last and
-/// always available, so an unknown CPU runs slower instead of failing. <c>EDGE_KERNEL=&lt;name&gt;</c> forces one.
+/// always available, so an unknown CPU runs slower instead of failing. <c>EDGE_KERNEL=&lt;name&gt;</c> forces one
+/// (scalar, vector128, avx2, avx512, neon, neon-dot). Each kernel's <c>IsSupported</c> asks the JIT (or the NativeAOT
+/// instruction-set baseline) what this process may execute, so a kernel is listed only where it can run.
 /// </summary>
 public static class KernelFactory
 {
@@ -14,6 +16,22 @@ public static class KernelFactory
     static List<TernaryKernel> CreateAvailable()
     {
         var kernels = new List<TernaryKernel>();
+        // x86: one 512-bit vpmaddubsw covers a whole 64-byte block, half the instructions per weight of AVX2.
+        if (Avx512TernaryKernel.IsSupported)
+            kernels.Add(new Avx512TernaryKernel());
+        // x86 without AVX-512 (and x86-64-v3 NativeAOT builds): the same u8×s8 multiply-add on 256 bits.
+        if (Avx2TernaryKernel.IsSupported)
+            kernels.Add(new Avx2TernaryKernel());
+        // ARMv8.2+ (Cortex-A55/A76, Pi 5): sdot multiplies and adds 4 bytes per int32 lane, no int16 stage.
+        if (NeonDotTernaryKernel.IsSupported)
+            kernels.Add(new NeonDotTernaryKernel());
+        // ARMv8.0 (Cortex-A53/A72, Pi 3/4) and 32-bit ARM: widening multiply-accumulate into int16.
+        if (NeonTernaryKernel.IsSupported)
+            kernels.Add(new NeonTernaryKernel());
+        // Any other CPU with 128-bit SIMD (and x86-64-v2 NativeAOT builds): portable, about a quarter of AVX2.
+        if (Vector128TernaryKernel.IsSupported)
+            kernels.Add(new Vector128TernaryKernel());
+        // Always last: runs everywhere and defines the exact result.
         kernels.Add(new ScalarTernaryKernel());
         return kernels;
     }

@@ -14,6 +14,7 @@ public sealed class ScalarTernaryKernel : TernaryKernel
 
     public override void MatVec(in TernaryMatrix w, int rowStart, ReadOnlySpan<sbyte> x, int xSum, Span<int> y)
     {
+        CheckMatVec(w, rowStart, x, y);
         int blocks = w.RowBytes / TernaryPacking.BlockBytes;
         for (int i = 0; i < y.Length; i++)
         {

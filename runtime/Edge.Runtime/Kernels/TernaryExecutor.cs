@@ -1,32 +1,273 @@
+using System.Diagnostics;
+using System.Runtime.ExceptionServices;
+
 namespace Edge.Runtime.Kernels;
 
 /// <summary>
-/// Runs a kernel over whole matrices. This is where work is split across threads; the model only ever calls
-/// <see cref="MatMul"/>.
+/// Runs a kernel over whole matrices, splitting the rows across a persistent pool of worker threads. The model
+/// only ever calls <see cref="MatMul"/>.
 /// </summary>
-public sealed class TernaryExecutor : IDisposable
+/// <remarks>
+/// A 1024×1024 product takes about 10 µs, so the hand-off must cost well under a microsecond: the workers are
+/// created once, spin on the job word for <see cref="SpinTime"/> after each job (decode issues the next product
+/// within microseconds) and only then sleep on a semaphore. The rows are cut into a few equal chunks per thread,
+/// each a multiple of <see cref="RowGranule"/> rows so no two threads write the same cache line of the output;
+/// every thread, the caller included, claims chunks from one atomic counter. Static sizes keep the split cheap,
+/// and claiming means a worker the OS has descheduled (a busy machine) delays nobody: the caller takes its chunks.
+/// A call allocates nothing. One call at a time: an executor belongs to one model.
+/// </remarks>
+public sealed unsafe class TernaryExecutor : IDisposable
 {
+    /// <summary>Rows per partition step: 16 int32 outputs are one 64-byte cache line.</summary>
+    public const int RowGranule = 16;
+
+    /// <summary>Chunks per thread: enough to even out a slow thread, few enough that claiming stays cheap.</summary>
+    const int ChunksPerThread = 4;
+
+    /// <summary>Smallest chunk: below this the claim costs more than the rows.</summary>
+    const int MinChunkRows = 4 * RowGranule;
+
+    static readonly long SpinTime = Stopwatch.Frequency / 5000; // 200 µs
+
+    readonly Worker[] _workers;
+    volatile bool _stopping;
+    ExceptionDispatchInfo? _failure;
+
+    /// <summary>
+    /// The job word: generation (bits 32-63), chunk count (16-31), next unclaimed chunk (0-15). Claims compare and
+    /// swap the whole word, so a claim that raced with the end of its job can never run a chunk of the next one.
+    /// </summary>
+    long _job;
+    int _done;
+
+    // The current job; written by the caller before the job word is published, stable until all chunks are done.
+    TernaryMatrix _matrix;
+    sbyte* _x;
+    int* _xSums;
+    int _n;
+    int* _y;
+    int _chunkRows;
+
     public TernaryExecutor(TernaryKernel kernel, int threads = 1)
     {
+        ArgumentNullException.ThrowIfNull(kernel);
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         Kernel = kernel;
         Threads = threads;
+        _workers = new Worker[threads - 1];
+        for (int i = 0; i < _workers.Length; i++)
+        {
+            var worker = new Worker(this, i + 1);
+            _workers[i] = worker;
+            worker.Thread.Start();
+        }
     }
 
     public TernaryKernel Kernel { get; }
 
+    /// <summary>Threads that run a product, the caller included; 1 runs everything inline.</summary>
     public int Threads { get; }
+
+    /// <summary>
+    /// One thread per physical core: SMT siblings share the core's SIMD units and its memory bandwidth, so a
+    /// second thread per core only adds hand-off cost. Reads the Linux CPU topology; elsewhere, or if it cannot be
+    /// read, every logical processor counts.
+    /// </summary>
+    public static int DefaultThreads { get; } = PhysicalCores();
 
     /// <summary>y[b, 0..Rows) = W · x[b] for a batch of n activation vectors (see <see cref="TernaryKernel.MatMul"/>).</summary>
     public void MatMul(in TernaryMatrix w, ReadOnlySpan<sbyte> x, ReadOnlySpan<int> xSums, int n, Span<int> y)
     {
+        ObjectDisposedException.ThrowIf(_stopping, this);
+        ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
+        int k = w.PaddedColumns, rows = w.Rows;
+        if (x.Length < (long)n * k || xSums.Length < n || y.Length < (long)n * rows)
+            throw new ArgumentException($"A batch of {n} needs {(long)n * k} activations, {n} sums and room for {(long)n * rows} outputs.");
+
+        int chunkRows = Math.Max(MinChunkRows, (rows + Threads * ChunksPerThread - 1) / (Threads * ChunksPerThread));
+        chunkRows = (chunkRows + RowGranule - 1) / RowGranule * RowGranule;
+        int chunks = (rows + chunkRows - 1) / chunkRows;
+        if (_workers.Length == 0 || chunks == 1)
+        {
+            Run(w, 0, rows, x, xSums, n, y);
+            return;
+        }
+
+        fixed (sbyte* px = x)
+        fixed (int* pSums = xSums)
+        fixed (int* py = y)
+        {
+            _matrix = w;
+            _x = px;
+            _xSums = pSums;
+            _n = n;
+            _y = py;
+            _chunkRows = chunkRows;
+            _done = 0;
+            long generation = (_job >> 32) + 1;
+            long job = (generation << 32) | ((long)chunks << 16);
+            Interlocked.Exchange(ref _job, job); // full fence: the fields above are visible before the job is
+            foreach (var worker in _workers)
+                worker.WakeIfSleeping();
+
+            RunChunks(generation);
+
+            var spinner = new SpinWait();
+            while (Volatile.Read(ref _done) != chunks)
+                spinner.SpinOnce(sleep1Threshold: -1);
+            _matrix = default;
+            _x = null;
+            _xSums = null;
+            _y = null;
+        }
+        if (_failure is { } failure)
+        {
+            _failure = null;
+            failure.Throw();
+        }
+    }
+
+    void Run(in TernaryMatrix w, int rowStart, int rowCount, ReadOnlySpan<sbyte> x, ReadOnlySpan<int> xSums, int n, Span<int> y)
+    {
         if (n == 1)
-            Kernel.MatVec(w, 0, x[..w.PaddedColumns], xSums[0], y[..w.Rows]);
+            Kernel.MatVec(w, rowStart, x[..w.PaddedColumns], xSums[0], y.Slice(rowStart, rowCount));
         else
-            Kernel.MatMul(w, 0, w.Rows, x, xSums, n, y, w.Rows);
+            Kernel.MatMul(w, rowStart, rowCount, x, xSums, n, y[rowStart..], w.Rows);
+    }
+
+    /// <summary>Claims and runs chunks of job <paramref name="generation"/> until none are left.</summary>
+    void RunChunks(long generation)
+    {
+        while (true)
+        {
+            long job = Volatile.Read(ref _job);
+            int next = (int)(job & 0xFFFF), chunks = (int)((job >> 16) & 0xFFFF);
+            if (job >> 32 != generation || next >= chunks)
+                return;
+            if (Interlocked.CompareExchange(ref _job, job + 1, job) != job)
+                continue;
+            try
+            {
+                RunChunk(next);
+            }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref _failure, ExceptionDispatchInfo.Capture(e), null);
+            }
+            Interlocked.Increment(ref _done);
+        }
+    }
+
+    void RunChunk(int chunk)
+    {
+        int rows = _matrix.Rows;
+        int start = chunk * _chunkRows;
+        int count = Math.Min(_chunkRows, rows - start);
+        long k = _matrix.PaddedColumns;
+        var x = new ReadOnlySpan<sbyte>(_x, checked((int)(_n * k)));
+        var sums = new ReadOnlySpan<int>(_xSums, _n);
+        var y = new Span<int>(_y, checked(_n * rows));
+        Run(_matrix, start, count, x, sums, _n, y);
     }
 
     public void Dispose()
     {
+        if (_stopping)
+            return;
+        _stopping = true;
+        Interlocked.Add(ref _job, 1L << 32);
+        foreach (var worker in _workers)
+            worker.WakeIfSleeping();
+        foreach (var worker in _workers)
+            worker.Thread.Join();
+        foreach (var worker in _workers)
+            worker.Dispose();
+    }
+
+    static int PhysicalCores()
+    {
+        int logical = Environment.ProcessorCount;
+        try
+        {
+            const string siblings = "/sys/devices/system/cpu/cpu0/topology/thread_siblings_list";
+            if (!OperatingSystem.IsLinux() || !File.Exists(siblings))
+                return logical;
+            int perCore = 0;
+            foreach (var range in File.ReadAllText(siblings).Trim().Split(','))
+            {
+                var ends = range.Split('-');
+                perCore += ends.Length == 2 ? int.Parse(ends[1]) - int.Parse(ends[0]) + 1 : 1;
+            }
+            return Math.Max(1, logical / Math.Max(1, perCore));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or OverflowException)
+        {
+            return logical;
+        }
+    }
+
+    sealed class Worker : IDisposable
+    {
+        readonly TernaryExecutor _owner;
+        readonly SemaphoreSlim _wake = new(0);
+        int _sleeping;
+
+        public Worker(TernaryExecutor owner, int index)
+        {
+            _owner = owner;
+            Thread = new Thread(Loop) { IsBackground = true, Name = $"edge-kernel-{index}" };
+        }
+
+        public Thread Thread { get; }
+
+        /// <summary>Called after a job was published; the exchange pairs with the worker's own in <see cref="WaitForJob"/>.</summary>
+        public void WakeIfSleeping()
+        {
+            if (Interlocked.Exchange(ref _sleeping, 0) == 1)
+                _wake.Release();
+        }
+
+        void Loop()
+        {
+            long seen = 0;
+            while (true)
+            {
+                seen = WaitForJob(seen);
+                if (_owner._stopping)
+                    return;
+                _owner.RunChunks(seen);
+            }
+        }
+
+        /// <summary>Waits until the job word carries a generation other than <paramref name="seen"/>, and returns it.</summary>
+        long WaitForJob(long seen)
+        {
+            long spinUntil = Stopwatch.GetTimestamp() + SpinTime;
+            while (true)
+            {
+                long generation = Volatile.Read(ref _owner._job) >> 32;
+                if (generation != seen)
+                    return generation;
+                if (Stopwatch.GetTimestamp() < spinUntil)
+                {
+                    Thread.SpinWait(16);
+                    continue;
+                }
+                Interlocked.Exchange(ref _sleeping, 1);
+                generation = Volatile.Read(ref _owner._job) >> 32;
+                if (generation != seen)
+                {
+                    // A job arrived while going to sleep. If the caller already took the flag, it has released
+                    // (or will release) the semaphore once: consume that so the count stays at zero.
+                    if (Interlocked.Exchange(ref _sleeping, 0) == 0)
+                        _wake.Wait();
+                    return generation;
+                }
+                _wake.Wait();
+                spinUntil = Stopwatch.GetTimestamp() + SpinTime;
+            }
+        }
+
+        public void Dispose() => _wake.Dispose();
     }
 }

@@ -27,8 +27,36 @@ public abstract class TernaryKernel
     /// </summary>
     public virtual void MatMul(in TernaryMatrix w, int rowStart, int rowCount, ReadOnlySpan<sbyte> x, ReadOnlySpan<int> xSums, int n, Span<int> y, int yStride)
     {
+        CheckMatMul(w, rowStart, rowCount, x, xSums, n, y, yStride);
         int k = w.PaddedColumns;
         for (int b = 0; b < n; b++)
             MatVec(w, rowStart, x.Slice(b * k, k), xSums[b], y.Slice(b * yStride, rowCount));
+    }
+
+    /// <summary>
+    /// The SIMD kernels read through raw pointers, so every entry point checks its spans against the matrix first:
+    /// a wrong length is a bug in the caller and must fail loudly, not read past a buffer.
+    /// </summary>
+    protected static void CheckMatVec(in TernaryMatrix w, int rowStart, ReadOnlySpan<sbyte> x, Span<int> y)
+    {
+        if (rowStart < 0 || rowStart + y.Length > w.Rows)
+            throw new ArgumentOutOfRangeException(nameof(rowStart), $"Rows {rowStart}..{rowStart + y.Length} are outside the matrix of {w.Rows} rows.");
+        if (x.Length < w.PaddedColumns)
+            throw new ArgumentException($"The activation vector has {x.Length} values; the matrix needs {w.PaddedColumns} (padded with zeros).", nameof(x));
+    }
+
+    /// <inheritdoc cref="CheckMatVec"/>
+    protected static void CheckMatMul(in TernaryMatrix w, int rowStart, int rowCount, ReadOnlySpan<sbyte> x, ReadOnlySpan<int> xSums, int n, Span<int> y, int yStride)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(rowCount);
+        if (rowStart < 0 || rowStart + rowCount > w.Rows)
+            throw new ArgumentOutOfRangeException(nameof(rowStart), $"Rows {rowStart}..{rowStart + rowCount} are outside the matrix of {w.Rows} rows.");
+        if (x.Length < (long)n * w.PaddedColumns)
+            throw new ArgumentException($"{n} activation vectors need {(long)n * w.PaddedColumns} values; got {x.Length}.", nameof(x));
+        if (xSums.Length < n)
+            throw new ArgumentException($"{n} activation vectors need {n} sums; got {xSums.Length}.", nameof(xSums));
+        if (yStride < rowCount || y.Length < (long)(n - 1) * yStride + rowCount)
+            throw new ArgumentException($"The output of {n}×{rowCount} with stride {yStride} does not fit in {y.Length} values.", nameof(y));
     }
 }

@@ -1,0 +1,134 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using Edge.Format.Numerics;
+
+namespace Edge.Runtime.Kernels;
+
+/// <summary>
+/// NEON with the dot-product extension (ARMv8.2 <c>SDOT</c>: Cortex-A55/A76, Raspberry Pi 5): byte shift and AND
+/// give 16 codes, and one <c>sdot</c> adds four code·activation products straight into each int32 lane, so there
+/// is no int16 stage and nothing to widen. One accumulator per 64-weight lane keeps four independent chains.
+/// Σx is subtracted once per row.
+/// </summary>
+/// <remarks>Overflow: an int32 lane gains at most 4·256 per block, far from 2³¹ for any row length a model uses.</remarks>
+public sealed unsafe class NeonDotTernaryKernel : TernaryKernel
+{
+    const int TokensPerGroup = 4;
+
+    public static bool IsSupported => AdvSimd.Arm64.IsSupported && Dp.IsSupported;
+
+    public override string Name => "neon-dot";
+
+    public override string Description => "sdot codes×int8 straight into int32";
+
+    public override void MatVec(in TernaryMatrix w, int rowStart, ReadOnlySpan<sbyte> x, int xSum, Span<int> y)
+    {
+        CheckMatVec(w, rowStart, x, y);
+        int blocks = w.RowBytes / TernaryPacking.BlockBytes;
+        long rowBytes = w.RowBytes;
+        byte* row = w.Data + rowStart * rowBytes;
+        fixed (sbyte* px = x)
+        fixed (int* py = y)
+        {
+            for (int i = 0; i < y.Length; i++)
+                py[i] = Dot(row + i * rowBytes, px, blocks) - xSum;
+        }
+    }
+
+    public override void MatMul(in TernaryMatrix w, int rowStart, int rowCount, ReadOnlySpan<sbyte> x, ReadOnlySpan<int> xSums, int n, Span<int> y, int yStride)
+    {
+        CheckMatMul(w, rowStart, rowCount, x, xSums, n, y, yStride);
+        int blocks = w.RowBytes / TernaryPacking.BlockBytes;
+        long rowBytes = w.RowBytes;
+        int k = w.PaddedColumns;
+        fixed (sbyte* px = x)
+        fixed (int* pSums = xSums)
+        fixed (int* py = y)
+        {
+            for (int i = 0; i < rowCount; i++)
+            {
+                byte* row = w.Data + (rowStart + i) * rowBytes;
+                int b = 0;
+                for (; b + TokensPerGroup <= n; b += TokensPerGroup)
+                {
+                    DotFourTokens(row, px + (long)b * k, k, blocks, out int r0, out int r1, out int r2, out int r3);
+                    py[(long)b * yStride + i] = r0 - pSums[b];
+                    py[(long)(b + 1) * yStride + i] = r1 - pSums[b + 1];
+                    py[(long)(b + 2) * yStride + i] = r2 - pSums[b + 2];
+                    py[(long)(b + 3) * yStride + i] = r3 - pSums[b + 3];
+                }
+                for (; b < n; b++)
+                    py[(long)b * yStride + i] = Dot(row, px + (long)b * k, blocks) - pSums[b];
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector128<sbyte> Codes(Vector128<byte> packed, [ConstantExpected(Max = 6)] byte shift) =>
+        shift switch
+        {
+            0 => AdvSimd.And(packed, Vector128.Create((byte)3)).AsSByte(),
+            2 => AdvSimd.And(AdvSimd.ShiftRightLogical(packed, 2), Vector128.Create((byte)3)).AsSByte(),
+            4 => AdvSimd.And(AdvSimd.ShiftRightLogical(packed, 4), Vector128.Create((byte)3)).AsSByte(),
+            _ => AdvSimd.ShiftRightLogical(packed, 6).AsSByte(), // the top two bits need no mask
+        };
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector128<int> Sdot(Vector128<int> acc, Vector128<sbyte> codes, sbyte* x) => Dp.DotProduct(acc, codes, AdvSimd.LoadVector128(x));
+
+    static int Dot(byte* row, sbyte* x, int blocks)
+    {
+        Vector128<int> a0 = default, a1 = default, a2 = default, a3 = default;
+        for (int block = 0; block < blocks; block++)
+        {
+            byte* wb = row + block * TernaryPacking.BlockBytes;
+            sbyte* xb = x + block * TernaryPacking.BlockWeights;
+            for (int quarter = 0; quarter < 4; quarter++)
+            {
+                var packed = AdvSimd.LoadVector128(wb + 16 * quarter);
+                sbyte* xq = xb + 16 * quarter;
+                a0 = Sdot(a0, Codes(packed, 0), xq);
+                a1 = Sdot(a1, Codes(packed, 2), xq + 64);
+                a2 = Sdot(a2, Codes(packed, 4), xq + 128);
+                a3 = Sdot(a3, Codes(packed, 6), xq + 192);
+            }
+        }
+        return Vector128.Sum((a0 + a1) + (a2 + a3));
+    }
+
+    /// <summary>One weight row against four activation vectors: each 16 codes are unpacked once and used four times.</summary>
+    static void DotFourTokens(byte* row, sbyte* x, int k, int blocks, out int r0, out int r1, out int r2, out int r3)
+    {
+        Vector128<int> a0 = default, a1 = default, a2 = default, a3 = default;
+        for (int block = 0; block < blocks; block++)
+        {
+            byte* wb = row + block * TernaryPacking.BlockBytes;
+            sbyte* xb = x + block * TernaryPacking.BlockWeights;
+            for (int quarter = 0; quarter < 4; quarter++)
+            {
+                var packed = AdvSimd.LoadVector128(wb + 16 * quarter);
+                for (int lane = 0; lane < 4; lane++)
+                {
+                    var codes = lane switch
+                    {
+                        0 => Codes(packed, 0),
+                        1 => Codes(packed, 2),
+                        2 => Codes(packed, 4),
+                        _ => Codes(packed, 6),
+                    };
+                    sbyte* xq = xb + 16 * quarter + 64 * lane;
+                    a0 = Sdot(a0, codes, xq);
+                    a1 = Sdot(a1, codes, xq + k);
+                    a2 = Sdot(a2, codes, xq + 2 * k);
+                    a3 = Sdot(a3, codes, xq + 3 * k);
+                }
+            }
+        }
+        r0 = Vector128.Sum(a0);
+        r1 = Vector128.Sum(a1);
+        r2 = Vector128.Sum(a2);
+        r3 = Vector128.Sum(a3);
+    }
+}

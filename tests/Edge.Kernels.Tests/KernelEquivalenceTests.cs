@@ -1,0 +1,189 @@
+using Edge.Format.Numerics;
+using Edge.Runtime.Kernels;
+
+namespace Edge.Kernels.Tests;
+
+/// <summary>Every kernel this CPU offers must return exactly what the scalar reference returns.</summary>
+public unsafe class KernelEquivalenceTests
+{
+    static readonly int[] Columns = [.. Enumerable.Range(1, 20), 31, 32, 33, 63, 64, 65, 100, 127, 128, 129, 200, 255, 256, 257, 299, 300, 511, 512, 513, 1000, 1024, 2816];
+    static readonly int[] RowCounts = [1, 2, 3, 7, 16, 17, 64, 65];
+    static readonly int[] Batches = [1, 2, 3, 5, 8];
+
+    static readonly ScalarTernaryKernel Reference = new();
+
+    public static TheoryData<string> KernelNames() => [.. KernelFactory.Available.Select(k => k.Name)];
+
+    public enum WeightPattern { Random, AllZero, AllPlusOne, AllMinusOne }
+
+    public enum ActivationPattern { Random, AllPlus127, AllMinus127, AllMinus128, Alternating }
+
+    [Theory]
+    [MemberData(nameof(KernelNames))]
+    public void MatVecMatchesTheReferenceOnTheSweep(string kernelName)
+    {
+        var kernel = KernelFactory.Select(kernelName);
+        var rng = new Random(20261128);
+        foreach (int k in Columns)
+            foreach (int rows in RowCounts)
+            {
+                var weights = (WeightPattern)rng.Next(4);
+                using var matrix = TestMatrix.Create(rows, k, weights, rng);
+                foreach (var pattern in Enum.GetValues<ActivationPattern>())
+                {
+                    var x = Activations(k, 1, pattern, rng);
+                    int sum = x.Sum(v => v);
+                    var expected = new int[rows];
+                    var actual = new int[rows];
+                    Reference.MatVec(matrix.View, 0, x, sum, expected);
+                    kernel.MatVec(matrix.View, 0, x, sum, actual);
+                    Assert.True(expected.SequenceEqual(actual), $"{kernelName} MatVec K={k} N={rows} {weights}/{pattern}");
+                }
+            }
+    }
+
+    [Theory]
+    [MemberData(nameof(KernelNames))]
+    public void MatMulMatchesTheReferenceOnTheSweep(string kernelName)
+    {
+        var kernel = KernelFactory.Select(kernelName);
+        var rng = new Random(4242);
+        foreach (int k in Columns)
+            foreach (int rows in RowCounts)
+                foreach (int n in Batches)
+                {
+                    var weights = (WeightPattern)rng.Next(4);
+                    var pattern = (ActivationPattern)rng.Next(5);
+                    using var matrix = TestMatrix.Create(rows, k, weights, rng);
+                    var x = Activations(k, n, pattern, rng);
+                    var sums = Sums(x, n, matrix.View.PaddedColumns);
+                    var expected = new int[n * rows];
+                    var actual = new int[n * rows];
+                    Reference.MatMul(matrix.View, 0, rows, x, sums, n, expected, rows);
+                    kernel.MatMul(matrix.View, 0, rows, x, sums, n, actual, rows);
+                    Assert.True(expected.SequenceEqual(actual), $"{kernelName} MatMul K={k} N={rows} n={n} {weights}/{pattern}");
+                }
+    }
+
+    [Theory]
+    [MemberData(nameof(KernelNames))]
+    public void RowRangesAndOutputStridesAreHonoured(string kernelName)
+    {
+        var kernel = KernelFactory.Select(kernelName);
+        var rng = new Random(77);
+        const int rows = 37, k = 513, n = 5, yStride = 29;
+        using var matrix = TestMatrix.Create(rows, k, WeightPattern.Random, rng);
+        var x = Activations(k, n, ActivationPattern.Random, rng);
+        var sums = Sums(x, n, matrix.View.PaddedColumns);
+        var full = new int[n * rows];
+        Reference.MatMul(matrix.View, 0, rows, x, sums, n, full, rows);
+        foreach (int rowStart in new[] { 0, 1, 3, 16, 20 })
+        {
+            int count = Math.Min(17, rows - rowStart);
+            var vector = Enumerable.Repeat(-1, count + 2).ToArray();
+            kernel.MatVec(matrix.View, rowStart, x.AsSpan(0, matrix.View.PaddedColumns), sums[0], vector.AsSpan(1, count));
+            Assert.Equal(-1, vector[0]);
+            Assert.Equal(-1, vector[^1]);
+            Assert.Equal(full.AsSpan(rowStart, count).ToArray(), vector.AsSpan(1, count).ToArray());
+
+            var batch = Enumerable.Repeat(-1, n * yStride).ToArray();
+            kernel.MatMul(matrix.View, rowStart, count, x, sums, n, batch, yStride);
+            for (int b = 0; b < n; b++)
+            {
+                Assert.Equal(full.AsSpan(b * rows + rowStart, count).ToArray(), batch.AsSpan(b * yStride, count).ToArray());
+                Assert.All(batch.AsSpan(b * yStride + count, yStride - count).ToArray(), v => Assert.Equal(-1, v));
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(KernelNames))]
+    public void MisSizedBuffersAreRejected(string kernelName)
+    {
+        var kernel = KernelFactory.Select(kernelName);
+        using var matrix = TestMatrix.Create(4, 300, WeightPattern.Random, new Random(1));
+        var x = new sbyte[matrix.View.PaddedColumns];
+        Assert.Throws<ArgumentException>(() => kernel.MatVec(matrix.View, 0, x.AsSpan(0, 300), 0, new int[4]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => kernel.MatVec(matrix.View, 1, x, 0, new int[4]));
+        Assert.Throws<ArgumentException>(() => kernel.MatMul(matrix.View, 0, 4, x, [0, 0], 2, new int[8], 4));
+        Assert.Throws<ArgumentException>(() => kernel.MatMul(matrix.View, 0, 4, new sbyte[2 * x.Length], [0, 0], 2, new int[7], 4));
+    }
+
+    [Fact]
+    public void TheOverflowBoundIsReachedExactly()
+    {
+        // All weights +1 against all -128: every 16-bit pair sum is -512, the most negative a kernel can see, and a
+        // long row makes every int16 stage fill to its limit before widening.
+        const int k = 8192;
+        using var matrix = TestMatrix.Create(3, k, WeightPattern.AllPlusOne, new Random(5));
+        var x = Enumerable.Repeat((sbyte)-128, k).ToArray();
+        foreach (var kernel in KernelFactory.Available)
+        {
+            var y = new int[3];
+            kernel.MatVec(matrix.View, 0, x, -128 * k, y);
+            Assert.All(y, v => Assert.Equal(-128 * k, v));
+        }
+    }
+
+    internal static sbyte[] Activations(int k, int n, ActivationPattern pattern, Random rng)
+    {
+        int kPad = TernaryPacking.PaddedLength(k);
+        var x = new sbyte[n * kPad];
+        for (int b = 0; b < n; b++)
+            for (int i = 0; i < k; i++)
+                x[b * kPad + i] = pattern switch
+                {
+                    ActivationPattern.AllPlus127 => 127,
+                    ActivationPattern.AllMinus127 => -127,
+                    ActivationPattern.AllMinus128 => -128,
+                    ActivationPattern.Alternating => (i & 1) == 0 ? (sbyte)127 : (sbyte)-128,
+                    _ => (sbyte)rng.Next(-128, 128),
+                };
+        return x;
+    }
+
+    internal static int[] Sums(sbyte[] x, int n, int kPad)
+    {
+        var sums = new int[n];
+        for (int b = 0; b < n; b++)
+            for (int i = 0; i < kPad; i++)
+                sums[b] += x[b * kPad + i];
+        return sums;
+    }
+
+    /// <summary>A packed matrix in unmanaged memory, 64-byte aligned like a mapped model tensor.</summary>
+    internal sealed class TestMatrix : IDisposable
+    {
+        readonly byte* _data;
+
+        TestMatrix(byte* data, int rows, int k)
+        {
+            _data = data;
+            View = new TernaryMatrix(data, rows, k, 1f);
+        }
+
+        public TernaryMatrix View { get; }
+
+        public static TestMatrix Create(int rows, int k, WeightPattern pattern, Random rng)
+        {
+            int rowBytes = TernaryPacking.RowBytes(k);
+            var data = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)(rows * rowBytes), 64);
+            var t = new sbyte[k];
+            for (int r = 0; r < rows; r++)
+            {
+                for (int i = 0; i < k; i++)
+                    t[i] = pattern switch
+                    {
+                        WeightPattern.AllZero => 0,
+                        WeightPattern.AllPlusOne => 1,
+                        WeightPattern.AllMinusOne => -1,
+                        _ => (sbyte)rng.Next(-1, 2),
+                    };
+                TernaryPacking.PackRow(t, new Span<byte>(data + (long)r * rowBytes, rowBytes));
+            }
+            return new TestMatrix(data, rows, k);
+        }
+
+        public void Dispose() => System.Runtime.InteropServices.NativeMemory.AlignedFree(_data);
+    }
+}

@@ -1,0 +1,80 @@
+using Edge.Runtime.Kernels;
+using static Edge.Kernels.Tests.KernelEquivalenceTests;
+
+namespace Edge.Kernels.Tests;
+
+public class TernaryExecutorTests
+{
+    public static TheoryData<string> KernelNames() => KernelEquivalenceTests.KernelNames();
+
+    [Theory]
+    [MemberData(nameof(KernelNames))]
+    public void SplittingRowsAcrossThreadsChangesNothing(string kernelName)
+    {
+        var kernel = KernelFactory.Select(kernelName);
+        var rng = new Random(99);
+        using var single = new TernaryExecutor(kernel, 1);
+        using var two = new TernaryExecutor(kernel, 2);
+        using var three = new TernaryExecutor(kernel, 3);
+        foreach (int rows in new[] { 1, 15, 17, 33, 47, 101, 1001 })
+            foreach (int n in new[] { 1, 3, 5 })
+            {
+                using var matrix = TestMatrix.Create(rows, 300, WeightPattern.Random, rng);
+                var x = Activations(300, n, ActivationPattern.Random, rng);
+                var sums = Sums(x, n, matrix.View.PaddedColumns);
+                var expected = new int[n * rows];
+                single.MatMul(matrix.View, x, sums, n, expected);
+                foreach (var executor in new[] { two, three })
+                {
+                    var actual = new int[n * rows];
+                    executor.MatMul(matrix.View, x, sums, n, actual);
+                    Assert.True(expected.SequenceEqual(actual), $"{kernelName} rows={rows} n={n} threads={executor.Threads}");
+                }
+            }
+    }
+
+    [Fact]
+    public void SleepingWorkersWakeForTheNextProduct()
+    {
+        var rng = new Random(3);
+        using var matrix = TestMatrix.Create(200, 256, WeightPattern.Random, rng);
+        var x = Activations(256, 1, ActivationPattern.Random, rng);
+        var sums = Sums(x, 1, 256);
+        var expected = new int[200];
+        new ScalarTernaryKernel().MatVec(matrix.View, 0, x, sums[0], expected);
+        using var executor = new TernaryExecutor(KernelFactory.Default, 3);
+        for (int round = 0; round < 4; round++)
+        {
+            // Longer than the workers' spin phase, so each round finds them blocked on their semaphores.
+            Thread.Sleep(5);
+            var y = new int[200];
+            executor.MatMul(matrix.View, x, sums, 1, y);
+            Assert.Equal(expected, y);
+        }
+    }
+
+    [Fact]
+    public void ADisposedExecutorRefusesWork()
+    {
+        var executor = new TernaryExecutor(KernelFactory.Default, 2);
+        executor.Dispose();
+        executor.Dispose();
+        using var matrix = TestMatrix.Create(64, 256, WeightPattern.Random, new Random(1));
+        Assert.Throws<ObjectDisposedException>(() => executor.MatMul(matrix.View, new sbyte[256], [0], 1, new int[64]));
+    }
+
+    [Fact]
+    public void TooSmallBuffersAreRejected()
+    {
+        using var executor = new TernaryExecutor(KernelFactory.Default, 2);
+        using var matrix = TestMatrix.Create(64, 256, WeightPattern.Random, new Random(1));
+        Assert.Throws<ArgumentException>(() => executor.MatMul(matrix.View, new sbyte[256], [0, 0], 2, new int[128]));
+        Assert.Throws<ArgumentException>(() => executor.MatMul(matrix.View, new sbyte[256], [0], 1, new int[63]));
+    }
+
+    [Fact]
+    public void TheDefaultThreadCountIsAtLeastOneAndAtMostTheLogicalProcessors()
+    {
+        Assert.InRange(TernaryExecutor.DefaultThreads, 1, Environment.ProcessorCount);
+    }
+}
