@@ -78,7 +78,7 @@ publish() {
   extra=$(find "$out" -mindepth 1 ! -name edge ! -name edge-pack -printf '%f ')
   [ -z "$extra" ] || echo "warning: $out also holds: $extra(not needed to generate text)" >&2
   for f in "$out/edge" "$out/edge-pack"; do
-    stat -c '%n %s' "$f" | awk '{ printf "%-36s %10d bytes  %6.2f MiB\n", $1, $2, $2 / 1048576 }'
+    stat -c '%n %s' "$f" | awk '{ printf "%-40s %10d bytes  %6.2f MiB\n", $1, $2, $2 / 1048576 }'
   done
 }
 
