@@ -19,7 +19,7 @@ public static class ActivationQuantizer
     /// <paramref name="q"/> (length ≥ K; the rest is zeroed, so padded weights meet zeros) and returns the
     /// activation scale <c>sx = 127 / max(absmax, 1e-5)</c>; the real activation is <c>q / sx</c>.
     /// </summary>
-    /// <param name="normalized">Scratch of length K for the normalized values.</param>
+    /// <param name="normalized">Scratch of length K (holds the scaled, rounded values afterwards).</param>
     public static float Quantize(ReadOnlySpan<float> x, ReadOnlySpan<float> normWeight, Span<float> normalized, Span<sbyte> q)
     {
         int k = x.Length;
@@ -28,8 +28,11 @@ public static class ActivationQuantizer
         var y = normalized[..k];
         RmsNorm(x, normWeight, NormEps, y);
         float scale = 127f / Math.Max(MathF.Abs(TensorPrimitives.MaxMagnitude(y)), MinAbsMax);
-        for (int i = 0; i < k; i++)
-            q[i] = QuantizeOne(y[i] * scale);
+        // QuantizeOne(y·scale) for every element, vectorized: saturating conversion clamps to [-128, 127] and maps
+        // NaN to 0 exactly as QuantizeOne does.
+        TensorPrimitives.Multiply(y, scale, y);
+        TensorPrimitives.Round(y, MidpointRounding.AwayFromZero, y);
+        TensorPrimitives.ConvertSaturating<float, sbyte>(y, q[..k]);
         q[k..].Clear();
         return scale;
     }

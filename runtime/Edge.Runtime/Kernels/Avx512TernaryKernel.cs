@@ -20,12 +20,13 @@ public sealed unsafe class Avx512TernaryKernel : TernaryKernel
 {
     const int BlocksPerWiden = 16;
     const int TokensPerGroup = 4;
+    const int RowsPerTile = 16;
 
     public static bool IsSupported => Avx512BW.IsSupported;
 
     public override string Name => "avx512";
 
-    public override string Description => "512-bit vpmaddubsw codes×int8 into int16, widened every 4096 weights; 2 rows per activation load";
+    public override string Description => "512-bit vpmaddubsw codes×int8 into int16, widened every 4096 weights";
 
     public override void MatVec(in TernaryMatrix w, int rowStart, ReadOnlySpan<sbyte> x, int xSum, Span<int> y)
     {
@@ -36,14 +37,9 @@ public sealed unsafe class Avx512TernaryKernel : TernaryKernel
         fixed (sbyte* px = x)
         fixed (int* py = y)
         {
-            int i = 0;
-            for (; i + 2 <= y.Length; i += 2)
-            {
-                DotTwoRows(row + i * rowBytes, row + (i + 1) * rowBytes, px, blocks, out int a, out int b);
-                py[i] = a - xSum;
-                py[i + 1] = b - xSum;
-            }
-            if (i < y.Length)
+            // One row at a time on purpose: two or more rows per activation load are no faster from cache and much
+            // slower from DRAM, where streams a row apart defeat the hardware prefetcher (docs/kernels.md).
+            for (int i = 0; i < y.Length; i++)
                 py[i] = Dot(row + i * rowBytes, px, blocks) - xSum;
         }
     }
@@ -58,20 +54,26 @@ public sealed unsafe class Avx512TernaryKernel : TernaryKernel
         fixed (int* pSums = xSums)
         fixed (int* py = y)
         {
-            for (int i = 0; i < rowCount; i++)
+            // A tile of rows meets four activation vectors at a time: the tile's weights and the four vectors
+            // together stay in L1 while every weight is unpacked once per four tokens and every activation load
+            // feeds two rows.
+            for (int tile = 0; tile < rowCount; tile += RowsPerTile)
             {
-                byte* row = w.Data + (rowStart + i) * rowBytes;
+                int tileEnd = Math.Min(rowCount, tile + RowsPerTile);
                 int b = 0;
                 for (; b + TokensPerGroup <= n; b += TokensPerGroup)
                 {
-                    DotFourTokens(row, px + (long)b * k, k, blocks, out int r0, out int r1, out int r2, out int r3);
-                    py[(long)b * yStride + i] = r0 - pSums[b];
-                    py[(long)(b + 1) * yStride + i] = r1 - pSums[b + 1];
-                    py[(long)(b + 2) * yStride + i] = r2 - pSums[b + 2];
-                    py[(long)(b + 3) * yStride + i] = r3 - pSums[b + 3];
+                    sbyte* xb = px + (long)b * k;
+                    int* yb = py + (long)b * yStride;
+                    int i = tile;
+                    for (; i + 2 <= tileEnd; i += 2)
+                        DotTwoRowsFourTokens(w.Data + (rowStart + i) * rowBytes, rowBytes, xb, k, blocks, pSums + b, yb + i, yStride);
+                    if (i < tileEnd)
+                        DotFourTokens(w.Data + (rowStart + i) * rowBytes, xb, k, blocks, pSums + b, yb + i, yStride);
                 }
                 for (; b < n; b++)
-                    py[(long)b * yStride + i] = Dot(row, px + (long)b * k, blocks) - pSums[b];
+                    for (int i = tile; i < tileEnd; i++)
+                        py[(long)b * yStride + i] = Dot(w.Data + (rowStart + i) * rowBytes, px + (long)b * k, blocks) - pSums[b];
             }
         }
     }
@@ -105,31 +107,8 @@ public sealed unsafe class Avx512TernaryKernel : TernaryKernel
         return Vector512.Sum(acc);
     }
 
-    static void DotTwoRows(byte* rowA, byte* rowB, sbyte* x, int blocks, out int a, out int b)
-    {
-        var accA = Vector512<int>.Zero;
-        var accB = Vector512<int>.Zero;
-        for (int start = 0; start < blocks; start += BlocksPerWiden)
-        {
-            int end = Math.Min(blocks, start + BlocksPerWiden);
-            var sumsA = Vector512<short>.Zero;
-            var sumsB = Vector512<short>.Zero;
-            for (int block = start; block < end; block++)
-            {
-                int offset = block * TernaryPacking.BlockBytes;
-                sbyte* xb = x + block * TernaryPacking.BlockWeights;
-                sumsA += Block(Vector512.Load(rowA + offset), xb);
-                sumsB += Block(Vector512.Load(rowB + offset), xb);
-            }
-            accA += Widen(sumsA);
-            accB += Widen(sumsB);
-        }
-        a = Vector512.Sum(accA);
-        b = Vector512.Sum(accB);
-    }
-
     /// <summary>One weight row against four activation vectors: each 64 codes are unpacked once and used four times.</summary>
-    static void DotFourTokens(byte* row, sbyte* x, int k, int blocks, out int r0, out int r1, out int r2, out int r3)
+    static void DotFourTokens(byte* row, sbyte* x, int k, int blocks, int* sums, int* y, long yStride)
     {
         Vector512<int> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         for (int start = 0; start < blocks; start += BlocksPerWiden)
@@ -150,10 +129,10 @@ public sealed unsafe class Avx512TernaryKernel : TernaryKernel
             acc2 += Widen(s2);
             acc3 += Widen(s3);
         }
-        r0 = Vector512.Sum(acc0);
-        r1 = Vector512.Sum(acc1);
-        r2 = Vector512.Sum(acc2);
-        r3 = Vector512.Sum(acc3);
+        y[0] = Vector512.Sum(acc0) - sums[0];
+        y[yStride] = Vector512.Sum(acc1) - sums[1];
+        y[2 * yStride] = Vector512.Sum(acc2) - sums[2];
+        y[3 * yStride] = Vector512.Sum(acc3) - sums[3];
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -163,5 +142,65 @@ public sealed unsafe class Avx512TernaryKernel : TernaryKernel
         s1 += Madd(codes, x + k);
         s2 += Madd(codes, x + 2 * k);
         s3 += Madd(codes, x + 3 * k);
+    }
+
+    /// <summary>Two adjacent weight rows against four activation vectors: eight sums from each pair of unpacked codes.</summary>
+    static void DotTwoRowsFourTokens(byte* row, long rowBytes, sbyte* x, int k, int blocks, int* sums, int* y, long yStride)
+    {
+        Vector512<int> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector512<int> b0 = default, b1 = default, b2 = default, b3 = default;
+        byte* next = row + rowBytes;
+        for (int start = 0; start < blocks; start += BlocksPerWiden)
+        {
+            int end = Math.Min(blocks, start + BlocksPerWiden);
+            Vector512<short> sa0 = default, sa1 = default, sa2 = default, sa3 = default;
+            Vector512<short> sb0 = default, sb1 = default, sb2 = default, sb3 = default;
+            for (int block = start; block < end; block++)
+            {
+                var packedA = Vector512.Load(row + block * TernaryPacking.BlockBytes);
+                var packedB = Vector512.Load(next + block * TernaryPacking.BlockBytes);
+                sbyte* xb = x + block * TernaryPacking.BlockWeights;
+                var mask = Vector512.Create((byte)3);
+                AccumulateTwo(packedA & mask, packedB & mask, xb, k, ref sa0, ref sa1, ref sa2, ref sa3, ref sb0, ref sb1, ref sb2, ref sb3);
+                AccumulateTwo(Codes(packedA, 2), Codes(packedB, 2), xb + 64, k, ref sa0, ref sa1, ref sa2, ref sa3, ref sb0, ref sb1, ref sb2, ref sb3);
+                AccumulateTwo(Codes(packedA, 4), Codes(packedB, 4), xb + 128, k, ref sa0, ref sa1, ref sa2, ref sa3, ref sb0, ref sb1, ref sb2, ref sb3);
+                AccumulateTwo(Codes(packedA, 6), Codes(packedB, 6), xb + 192, k, ref sa0, ref sa1, ref sa2, ref sa3, ref sb0, ref sb1, ref sb2, ref sb3);
+            }
+            a0 += Widen(sa0);
+            a1 += Widen(sa1);
+            a2 += Widen(sa2);
+            a3 += Widen(sa3);
+            b0 += Widen(sb0);
+            b1 += Widen(sb1);
+            b2 += Widen(sb2);
+            b3 += Widen(sb3);
+        }
+        y[0] = Vector512.Sum(a0) - sums[0];
+        y[1] = Vector512.Sum(b0) - sums[0];
+        y[yStride] = Vector512.Sum(a1) - sums[1];
+        y[yStride + 1] = Vector512.Sum(b1) - sums[1];
+        y[2 * yStride] = Vector512.Sum(a2) - sums[2];
+        y[2 * yStride + 1] = Vector512.Sum(b2) - sums[2];
+        y[3 * yStride] = Vector512.Sum(a3) - sums[3];
+        y[3 * yStride + 1] = Vector512.Sum(b3) - sums[3];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void AccumulateTwo(Vector512<byte> codesA, Vector512<byte> codesB, sbyte* x, int k,
+        ref Vector512<short> sa0, ref Vector512<short> sa1, ref Vector512<short> sa2, ref Vector512<short> sa3,
+        ref Vector512<short> sb0, ref Vector512<short> sb1, ref Vector512<short> sb2, ref Vector512<short> sb3)
+    {
+        var x0 = Vector512.Load(x);
+        sa0 += Avx512BW.MultiplyAddAdjacent(codesA, x0);
+        sb0 += Avx512BW.MultiplyAddAdjacent(codesB, x0);
+        var x1 = Vector512.Load(x + k);
+        sa1 += Avx512BW.MultiplyAddAdjacent(codesA, x1);
+        sb1 += Avx512BW.MultiplyAddAdjacent(codesB, x1);
+        var x2 = Vector512.Load(x + 2 * k);
+        sa2 += Avx512BW.MultiplyAddAdjacent(codesA, x2);
+        sb2 += Avx512BW.MultiplyAddAdjacent(codesB, x2);
+        var x3 = Vector512.Load(x + 3 * k);
+        sa3 += Avx512BW.MultiplyAddAdjacent(codesA, x3);
+        sb3 += Avx512BW.MultiplyAddAdjacent(codesB, x3);
     }
 }

@@ -17,6 +17,7 @@ public sealed unsafe class Vector128TernaryKernel : TernaryKernel
 {
     const int BlocksPerWiden = 2;
     const int TokensPerGroup = 4;
+    const int RowsPerTile = 16;
 
     public static bool IsSupported => Vector128.IsHardwareAccelerated;
 
@@ -48,20 +49,26 @@ public sealed unsafe class Vector128TernaryKernel : TernaryKernel
         fixed (int* pSums = xSums)
         fixed (int* py = y)
         {
-            for (int i = 0; i < rowCount; i++)
+            // A tile of rows meets four activation vectors at a time, so the tile's weights and the four vectors
+            // stay in L1 while every weight is unpacked once per four tokens.
+            for (int tile = 0; tile < rowCount; tile += RowsPerTile)
             {
-                byte* row = w.Data + (rowStart + i) * rowBytes;
+                int tileEnd = Math.Min(rowCount, tile + RowsPerTile);
                 int b = 0;
                 for (; b + TokensPerGroup <= n; b += TokensPerGroup)
                 {
-                    DotFourTokens(row, px + (long)b * k, k, blocks, out int r0, out int r1, out int r2, out int r3);
-                    py[(long)b * yStride + i] = r0 - pSums[b];
-                    py[(long)(b + 1) * yStride + i] = r1 - pSums[b + 1];
-                    py[(long)(b + 2) * yStride + i] = r2 - pSums[b + 2];
-                    py[(long)(b + 3) * yStride + i] = r3 - pSums[b + 3];
+                    for (int i = tile; i < tileEnd; i++)
+                    {
+                        DotFourTokens(w.Data + (rowStart + i) * rowBytes, px + (long)b * k, k, blocks, out int r0, out int r1, out int r2, out int r3);
+                        py[(long)b * yStride + i] = r0 - pSums[b];
+                        py[(long)(b + 1) * yStride + i] = r1 - pSums[b + 1];
+                        py[(long)(b + 2) * yStride + i] = r2 - pSums[b + 2];
+                        py[(long)(b + 3) * yStride + i] = r3 - pSums[b + 3];
+                    }
                 }
                 for (; b < n; b++)
-                    py[(long)b * yStride + i] = Dot(row, px + (long)b * k, blocks) - pSums[b];
+                    for (int i = tile; i < tileEnd; i++)
+                        py[(long)b * yStride + i] = Dot(w.Data + (rowStart + i) * rowBytes, px + (long)b * k, blocks) - pSums[b];
             }
         }
     }

@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Numerics.Tensors;
 using Edge.Format.Container;
 using Edge.Format.Numerics;
@@ -41,6 +42,7 @@ public sealed class HgrnBitModel
     readonly int[] _acc;        // (B, max(2I, H)) integer sums
     readonly int[] _accLogits;  // (V) integer sums of the lm_head for one token
     readonly float[] _last;     // (H) final-norm output of the last token
+    readonly float[][] _oneMinusLowerBound; // (L, H) 1 - lb, for the forget gate
 
     public HgrnBitModel(HgrnBitWeights weights, TernaryExecutor executor, int maxBatch = 64)
     {
@@ -69,6 +71,12 @@ public sealed class HgrnBitModel
         _acc = new int[maxBatch * Math.Max(2 * _i, _h)];
         _accLogits = new int[_v];
         _last = new float[_h];
+        _oneMinusLowerBound = new float[weights.Layers.Length][];
+        for (int l = 0; l < weights.Layers.Length; l++)
+        {
+            _oneMinusLowerBound[l] = new float[_h];
+            TensorPrimitives.Subtract(1f, weights.Layers[l].LowerBound, _oneMinusLowerBound[l]);
+        }
     }
 
     public HgrnBitConfig Config => _w.Config;
@@ -85,7 +93,7 @@ public sealed class HgrnBitModel
     {
         long h = c.HiddenSize, i = c.IntermediateSize, v = c.VocabSize, b = maxBatch;
         long kMax = Math.Max(h, i), kPad = TernaryPacking.PaddedLength((int)kMax);
-        long floats = 7 * b * h + 2 * b * i + b * i + kMax + b + h;
+        long floats = 7 * b * h + 2 * b * i + b * i + kMax + b + h + c.NumHiddenLayers * h;
         long ints = b + b * Math.Max(2 * i, h) + v;
         return 4 * floats + 4 * ints + b * kPad;
     }
@@ -165,21 +173,21 @@ public sealed class HgrnBitModel
         bool bounded = layer > 0;
         for (int b = 0; b < n; b++)
         {
+            // Element-wise, vectorized, one token's row at a time, so a batch computes exactly what single tokens do.
             var i = _ig.AsSpan(b * h, h);
             var f = _fg.AsSpan(b * h, h);
-            for (int c = 0; c < h; c++)
-            {
-                float forget = Sigmoid(f[c]);
-                if (bounded)
-                    forget = w.LowerBound[c] + (1 - w.LowerBound[c]) * forget;
-                float input = Silu(i[c]) * (1 - forget);
-                hidden[c] = forget * hidden[c] + input;
-            }
-            // o = RMSNorm(g)·silu(h): the code normalizes the gate projection and swishes the recurrence.
             var o = _o.AsSpan(b * h, h);
+            TensorPrimitives.Sigmoid(f, f);
+            if (bounded)
+                TensorPrimitives.MultiplyAdd(f, _oneMinusLowerBound[layer], w.LowerBound, f); // lb + (1-lb)·σ(f)
+            Silu(i, o, i);
+            TensorPrimitives.Subtract(1f, f, o);
+            TensorPrimitives.Multiply(i, o, i);                 // silu(i)·(1-f)
+            TensorPrimitives.MultiplyAdd(f, hidden, i, hidden); // f·h + i
+            // o = RMSNorm(g)·silu(h): the code normalizes the gate projection and swishes the recurrence.
             ActivationQuantizer.RmsNorm(_gg.AsSpan(b * h, h), w.GNorm, eps, o);
-            for (int c = 0; c < h; c++)
-                o[c] *= Silu(hidden[c]);
+            Silu(hidden, i, i);
+            TensorPrimitives.Multiply(o, i, o);
         }
         BitLinear(w.OProj, _o, n, _a);
         TensorPrimitives.Add(_x.AsSpan(0, n * h), _a.AsSpan(0, n * h), _x.AsSpan(0, n * h));
@@ -193,8 +201,8 @@ public sealed class HgrnBitModel
             var gate = _gu.AsSpan(b * 2 * _i, _i);
             var up = _gu.AsSpan(b * 2 * _i + _i, _i);
             var m = _m.AsSpan(b * _i, _i);
-            for (int c = 0; c < _i; c++)
-                m[c] = Silu(gate[c]) * up[c];
+            Silu(gate, m, m);
+            TensorPrimitives.Multiply(m, up, m);
         }
         BitLinear(w.DownProj, _m, n, _a);
         TensorPrimitives.Add(_x.AsSpan(0, n * h), _a.AsSpan(0, n * h), _x.AsSpan(0, n * h));
@@ -227,15 +235,27 @@ public sealed class HgrnBitModel
             BitLinearRule.Rescale(_acc.AsSpan(b * rows, rows), BitLinearRule.OutputFactor(m.Scale, _qScale[b]), output.AsSpan(b * rows, rows));
     }
 
+    /// <summary>Σq, widened through int16 (two int8 values cannot overflow it) into int32 lanes.</summary>
     static int Sum(ReadOnlySpan<sbyte> q)
     {
-        int s = 0;
-        foreach (sbyte v in q)
-            s += v;
+        var acc = Vector<int>.Zero;
+        int i = 0;
+        for (; i + Vector<sbyte>.Count <= q.Length; i += Vector<sbyte>.Count)
+        {
+            Vector.Widen(new Vector<sbyte>(q[i..]), out var low, out var high);
+            Vector.Widen(low + high, out var a, out var b);
+            acc += a + b;
+        }
+        int s = Vector.Sum(acc);
+        for (; i < q.Length; i++)
+            s += q[i];
         return s;
     }
 
-    static float Sigmoid(float v) => 1f / (1f + MathF.Exp(-v));
-
-    static float Silu(float v) => v / (1f + MathF.Exp(-v));
+    /// <summary>destination = x·σ(x); <paramref name="scratch"/> may be the destination but not x.</summary>
+    static void Silu(ReadOnlySpan<float> x, Span<float> scratch, Span<float> destination)
+    {
+        TensorPrimitives.Sigmoid(x, scratch);
+        TensorPrimitives.Multiply(x, scratch, destination);
+    }
 }
