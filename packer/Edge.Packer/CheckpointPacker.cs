@@ -20,7 +20,7 @@ public sealed class CheckpointPacker(TextWriter progress)
     public const string PackerVersion = "edge-pack 0.1.0";
     public const string ConfigFileName = "config.json";
 
-    /// <summary>Rows per read while computing a scale: large enough to amortize calls, small enough to stay in cache.</summary>
+    /// <summary>Elements per read while computing a scale: large enough to amortize calls, small enough to stay in cache.</summary>
     const int ScaleChunkElements = 1 << 16;
 
     public PackSummary Pack(string checkpointDirectory, string outputPath, string? name, bool force, CancellationToken cancel = default)
@@ -56,32 +56,48 @@ public sealed class CheckpointPacker(TextWriter progress)
         report.Tensor(ModelLayout.TokenizerTensor, TensorType.Bytes, [tokenizer.Bytes.Length]);
         for (int n = 0; n < plan.Count; n++)
         {
-            var target = plan[n];
-            var source = sources[n];
             float? scale = null;
-            if (target.Type == TensorType.Ternary2)
-            {
-                scale = LatentScale(source, cancel);
-                float inverse = 1f / scale.Value;
-                var latent = new float[target.Shape[1]];
-                TensorEncoder.WriteTernary(writer, target, scale.Value, (row, codes) =>
-                {
-                    source.ReadAsSingle(row * latent.Length, latent);
-                    for (int k = 0; k < latent.Length; k++)
-                        codes[k] = TernaryQuantizer.Ternarize(latent[k], inverse);
-                }, cancel);
-            }
+            if (plan[n].Type == TensorType.Ternary2)
+                scale = WriteTernary(writer, plan[n], sources[n], cancel);
             else
-            {
-                TensorEncoder.WriteFloat(writer, target, (row, values) => source.ReadAsSingle(row * values.Length, values), cancel);
-            }
-            report.Tensor(target.Name, target.Type, target.Shape, scale);
+                WriteFloat(writer, plan[n], sources[n], cancel);
+            report.Tensor(plan[n].Name, plan[n].Type, plan[n].Shape, scale);
         }
         writer.Commit();
 
         long bytes = new FileInfo(outputPath).Length;
         return new PackSummary(outputPath, writer.Tensors.Count, bytes, clock.Elapsed);
     }
+
+    /// <summary>Two passes over the mapped latent weights: the absmean scale, then ternarize and pack row by row.</summary>
+    static float WriteTernary(ModelFileWriter writer, PlannedTensor target, SafetensorsTensor source, CancellationToken cancel)
+    {
+        float scale = LatentScale(source, cancel);
+        if (!float.IsFinite(scale))
+            throw NotFinite(source);
+        var latent = new float[target.Shape[1]];
+        TensorEncoder.WriteTernary(writer, target, scale, (row, codes) =>
+        {
+            source.ReadAsSingle(row * latent.Length, latent);
+            TernaryQuantizer.Ternarize(latent, scale, codes);
+        }, cancel);
+        return scale;
+    }
+
+    static void WriteFloat(ModelFileWriter writer, PlannedTensor target, SafetensorsTensor source, CancellationToken cancel)
+    {
+        float limit = target.Type == TensorType.F16 ? (float)Half.MaxValue : float.MaxValue;
+        TensorEncoder.WriteFloat(writer, target, (row, values) =>
+        {
+            source.ReadAsSingle(row * values.Length, values);
+            foreach (float v in values)
+                if (!(Math.Abs(v) <= limit))
+                    throw NotFinite(source);
+        }, cancel);
+    }
+
+    static PackerException NotFinite(SafetensorsTensor source) =>
+        new($"Tensor {source.Name} in {source.File.FileName} holds NaN, infinite or (for fp16 storage) out-of-range values; the checkpoint is damaged.");
 
     /// <summary>First pass over a BitLinear weight: the absmean of its latent values, accumulated chunk by chunk.</summary>
     static float LatentScale(SafetensorsTensor source, CancellationToken cancel)

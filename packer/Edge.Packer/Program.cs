@@ -69,24 +69,28 @@ public static class Program
 
     static Option<bool> ForceOption() => new("--force") { Description = "Overwrite the output file if it exists" };
 
-    /// <summary>User errors become one line on stderr and exit code 1; the output is never left half-written.</summary>
-    static Task<int> Guard(TextWriter stdout, TextWriter stderr, Func<PackSummary> body)
+    /// <summary>
+    /// Runs a pack on the thread pool, turning user errors into one line on stderr and exit code 1. The work must
+    /// not run on the invoking thread: System.CommandLine hooks Ctrl+C/SIGTERM only once the action has returned
+    /// its task, and the hook is what cancels the pack so the temporary file is deleted.
+    /// </summary>
+    static Task<int> Guard(TextWriter stdout, TextWriter stderr, Func<PackSummary> body) => Task.Run(() =>
     {
         try
         {
             var summary = body();
             stdout.WriteLine($"edge-pack: wrote {summary.OutputPath}: {summary.TensorCount} tensors, {Sizes.Format(summary.Bytes)} ({summary.Bytes} bytes) in {summary.Elapsed.TotalSeconds:F1} s");
-            return Task.FromResult(0);
+            return 0;
         }
         catch (OperationCanceledException)
         {
             stderr.WriteLine("edge-pack: cancelled; no output was written.");
-            return Task.FromResult(130);
+            return 130;
         }
         catch (Exception e) when (e is PackerException or IOException or UnauthorizedAccessException or InvalidDataException)
         {
             stderr.WriteLine($"edge-pack: error: {e.Message}");
-            return Task.FromResult(1);
+            return 1;
         }
-    }
+    }, CancellationToken.None);
 }

@@ -38,8 +38,11 @@ public sealed class SyntheticModel(TextWriter progress)
 {
     public const string TokenizerResource = "placeholder-tokenizer.model";
 
-    /// <summary>Share of zero codes, close to trained BitLinear weights (spec §3.3: 60–70% non-zero).</summary>
-    const double ZeroFraction = 0.35;
+    /// <summary>
+    /// Codes are drawn from one random byte each: below 90 is 0 (35%, close to trained BitLinear weights, whose
+    /// non-zero share is 60–70%, spec §3.3), below 173 is -1, the rest +1.
+    /// </summary>
+    const int ZeroBelow = 90, MinusOneBelow = 173;
 
     public static SentencePieceModel PlaceholderTokenizer()
     {
@@ -92,10 +95,13 @@ public sealed class SyntheticModel(TextWriter progress)
                 float scale = (float)((0.75 + 0.5 * random.NextDouble()) / Math.Sqrt(columns));
                 TensorEncoder.WriteTernary(writer, tensor, scale, (_, codes) =>
                 {
-                    for (int k = 0; k < codes.Length; k++)
+                    ulong bits = 0;
+                    for (int k = 0; k < codes.Length; k++, bits >>= 8)
                     {
-                        double u = random.NextDouble();
-                        codes[k] = u < ZeroFraction ? (sbyte)0 : u < (1 + ZeroFraction) / 2 ? (sbyte)-1 : (sbyte)1;
+                        if (k % 8 == 0)
+                            bits = random.NextUInt64();
+                        int b = (int)(bits & 0xFF);
+                        codes[k] = b < ZeroBelow ? (sbyte)0 : b < MinusOneBelow ? (sbyte)-1 : (sbyte)1;
                     }
                 }, cancel);
                 report.Tensor(tensor.Name, tensor.Type, tensor.Shape, scale);
@@ -126,7 +132,7 @@ public sealed class SyntheticModel(TextWriter progress)
     {
         ulong _state = seed ^ (0x9E3779B97F4A7C15UL * (stream + 1));
 
-        ulong Next()
+        public ulong NextUInt64()
         {
             ulong z = _state += 0x9E3779B97F4A7C15UL;
             z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
@@ -135,7 +141,7 @@ public sealed class SyntheticModel(TextWriter progress)
         }
 
         /// <summary>Uniform in [0, 1) with 53 random bits.</summary>
-        public double NextDouble() => (Next() >> 11) * (1.0 / (1UL << 53));
+        public double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));
 
         /// <summary>Standard normal (Box–Muller; the second value is dropped for simplicity).</summary>
         public double NextGaussian()

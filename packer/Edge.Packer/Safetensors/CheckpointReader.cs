@@ -88,7 +88,7 @@ public sealed class CheckpointReader : IDisposable
         return file;
     }
 
-    /// <summary>Shard file name → tensor names, in the order shards first appear.</summary>
+    /// <summary>Shard file name → tensor names, shards in file-name order (model-00001-of-… first).</summary>
     static List<(string Shard, List<string> Names)> ReadWeightMap(string indexPath)
     {
         JsonDocument doc;
@@ -121,6 +121,7 @@ public sealed class CheckpointReader : IDisposable
                 }
                 shards[at].Names.Add(entry.Name);
             }
+            shards.Sort((a, b) => string.CompareOrdinal(a.Shard, b.Shard));
             return shards;
         }
     }
