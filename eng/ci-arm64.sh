@@ -25,8 +25,8 @@ counts
 cpus=(cortex-a53 cortex-a76)
 arm() { local cpu=$1; shift; qemu-aarch64-static -cpu "$cpu" "$@"; }
 
-# ---- setup: qemu, arm64 runtime libraries for the self-contained xunit executable, cross toolchain, binaries
-if ! apt_ensure qemu-user-static libssl3:arm64 libicu72:arm64; then
+# ---- setup: qemu, readelf, arm64 runtime libraries for the self-contained xunit executable, cross toolchain, binaries
+if ! apt_ensure qemu-user-static binutils libssl3:arm64 libicu72:arm64; then
   fail "install qemu-user-static and arm64 libraries"; exit 1
 fi
 # x64 references: the baseline build (128-bit vectors, like NEON) and, where the CPU has x86-64-v3, the AVX2 build.
