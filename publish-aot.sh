@@ -5,11 +5,12 @@
 #
 #   linux-arm64         every 64-bit Raspberry Pi (Zero 2 W, 3, 4, 5); NEON dot-product is picked at run time.
 #   linux-x64           x86-64-v3 (AVX2, FMA, BMI2: Intel Haswell 2013+, AMD Zen 1+): AVX2 kernels compiled in.
-#   linux-x64-avx512    x86-64-v4 (AVX-512 F/BW/CD/DQ/VL: Skylake-SP, Ice Lake, Zen 4+): AVX-512 kernels compiled in.
+#   linux-x64-avx512    x86-64-v4 (AVX-512 F/BW/CD/DQ/VL: Skylake-SP, Ice Lake, Zen 4+): adds the avx512 kernel
+#                       (for benchmarks: Edge still prefers avx2, see docs/kernels.md).
 #   linux-x64-baseline  x86-64-v2 (.NET's default: SSE4.2, POPCNT) for CPUs without AVX2.
 # NativeAOT on x64 fixes IsSupported for AVX2/AVX-512 at build time (above the baseline it is a constant false, not a
 # run-time check), hence one x64 build per level. The v3/v4 builds stop with "The required instruction sets are not
-# supported by the current CPU" on an older CPU (never "Illegal instruction"); `edge inspect --cpu` names the best.
+# supported by the current CPU" on an older CPU (never "Illegal instruction"); docs/deploy.md says which to use.
 #
 # Debug symbols go to artifacts/symbols/<target>/ so each artifact folder holds only the two executables.
 # Cross-publishing linux-arm64 from x64 installs clang, llvm and the Debian aarch64 cross toolchain when missing.
