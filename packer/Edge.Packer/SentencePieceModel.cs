@@ -1,8 +1,10 @@
+using Edge.Format.Tokenization;
+
 namespace Edge.Packer;
 
 /// <summary>
 /// A SentencePiece <c>tokenizer.model</c>, checked just enough to catch a wrong or damaged file at pack time: it
-/// must be a protobuf <c>ModelProto</c> whose pieces (field 1) fit the model's vocabulary. The runtime parses it fully.
+/// must parse as a SentencePiece <c>ModelProto</c> whose pieces fit the model's vocabulary.
 /// </summary>
 public sealed class SentencePieceModel
 {
@@ -26,62 +28,14 @@ public sealed class SentencePieceModel
 
     public static SentencePieceModel Parse(byte[] bytes, string what)
     {
-        int pieces = 0;
-        int p = 0;
         try
         {
-            while (p < bytes.Length)
-            {
-                ulong key = ReadVarint(bytes, ref p);
-                int field = (int)(key >> 3), wireType = (int)(key & 7);
-                switch (wireType)
-                {
-                    case 0:
-                        ReadVarint(bytes, ref p);
-                        break;
-                    case 1:
-                        p += 8;
-                        break;
-                    case 2:
-                        ulong length = ReadVarint(bytes, ref p);
-                        if (length > (ulong)(bytes.Length - p))
-                            throw new FormatException();
-                        p += (int)length;
-                        if (field == 1)
-                            pieces++;
-                        break;
-                    case 5:
-                        p += 4;
-                        break;
-                    default:
-                        throw new FormatException();
-                }
-                if (p > bytes.Length)
-                    throw new FormatException();
-            }
+            return new SentencePieceModel(bytes, SentencePieceModelProto.Parse(bytes).Pieces.Count);
         }
-        catch (FormatException)
+        catch (InvalidDataException e)
         {
-            throw new PackerException($"{what} is not a SentencePiece model (its protobuf structure is broken at byte {p}).");
+            throw new PackerException($"{what} is not a SentencePiece model: {e.Message}");
         }
-        if (pieces == 0)
-            throw new PackerException($"{what} is not a SentencePiece model (it has no pieces).");
-        return new SentencePieceModel(bytes, pieces);
-    }
-
-    static ulong ReadVarint(byte[] bytes, ref int p)
-    {
-        ulong value = 0;
-        for (int shift = 0; shift < 64; shift += 7)
-        {
-            if (p >= bytes.Length)
-                throw new FormatException();
-            byte b = bytes[p++];
-            value |= (ulong)(b & 0x7F) << shift;
-            if (b < 0x80)
-                return value;
-        }
-        throw new FormatException();
     }
 
     /// <summary>Throws unless every token id the model file will name is a piece of this tokenizer and fits the vocabulary.</summary>

@@ -15,6 +15,7 @@ public static class Program
             GenerateCommand.Create(stdout, stderr),
             PerplexityCommand.Create(stdout, stderr),
             InspectCommand.Create(stdout, stderr),
+            FpgaCommand.Create(stdout, stderr),
         };
         var parse = root.Parse(args);
         var config = new InvocationConfiguration { Output = stdout, Error = stderr };

@@ -6,7 +6,7 @@ namespace Edge.Cli.Commands;
 /// <summary>Options shared by the commands that load a model; names follow llama.cpp's.</summary>
 sealed class CommonOptions
 {
-    public Option<string> Model { get; } = new("--model", "-m") { Description = "Model file (.edge) written by edge-pack", Required = true };
+    public Option<string?> Model { get; } = new("--model", "-m") { Description = $"Model file (.edge) written by edge-pack (default: ${BundledModel.Variable}, then the bundled {BundledModel.FileName})" };
 
     public Option<int> Threads { get; } = new("--threads", "-t") { Description = "Worker threads (default: one per core)" };
 
@@ -24,6 +24,7 @@ sealed class CommonOptions
         int threads = parse.GetValue(Threads);
         if (threads < 0)
             throw new ArgumentException($"--threads must be ≥ 0 (got {threads}).");
-        return EdgeModel.Load(parse.GetValue(Model)!, new LoadOptions { Threads = threads, Kernel = parse.GetValue(Kernel) });
+        string path = parse.GetValue(Model) ?? BundledModel.Locate();
+        return EdgeModel.Load(path, new LoadOptions { Threads = threads, Kernel = parse.GetValue(Kernel) });
     }
 }

@@ -10,6 +10,7 @@ static class GenerateCommand
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
         var common = new CommonOptions();
+        var offloadOptions = new OffloadCliOptions();
         var defaults = new SamplingOptions();
         var prompt = new Option<string>("--prompt", "-p") { Description = "Prompt text", Required = true };
         var tokens = new Option<int>("--n-predict", "-n") { Description = "Tokens to generate at most", DefaultValueFactory = _ => 128 };
@@ -24,6 +25,7 @@ static class GenerateCommand
 
         var command = new Command("generate", "Generate text from a prompt, streaming it as it is produced");
         common.AddTo(command);
+        offloadOptions.AddTo(command);
         foreach (var o in new Option[] { prompt, tokens, temp, topK, topP, minP, repeatPenalty, repeatLastN, seed, json })
             command.Options.Add(o);
 
@@ -44,6 +46,7 @@ static class GenerateCommand
             };
             sampling.Validate();
             using var model = common.Load(parse);
+            using var offload = offloadOptions.Attach(parse, model, stderr);
             var generator = new Generator(model);
             var request = new GenerationRequest { Prompt = parse.GetValue(prompt)!, MaxTokens = n, Sampling = sampling };
             await foreach (var piece in generator.GenerateAsync(request, cancel))
@@ -57,6 +60,8 @@ static class GenerateCommand
                 $"edge: prompt {r.PromptTokens.Length} tokens in {r.PrefillTime.TotalMilliseconds:F1} ms, " +
                 $"generated {r.Tokens.Length} tokens in {r.DecodeTime.TotalMilliseconds:F1} ms " +
                 $"({(r.Tokens.Length > 0 ? r.Tokens.Length / r.DecodeTime.TotalSeconds : 0):F1} tokens/s), kernel {model.Model.Executor.Kernel.Name}, seed {r.Seed}");
+            if (offload is not null)
+                stderr.WriteLine($"edge: {offload.Summary()}");
             if (parse.GetValue(json))
             {
                 stdout.WriteLine(JsonText.Write(w =>

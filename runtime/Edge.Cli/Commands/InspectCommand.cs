@@ -11,7 +11,7 @@ static class InspectCommand
 {
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var model = new Option<string?>("--model", "-m") { Description = "Model file to describe" };
+        var model = new Option<string?>("--model", "-m") { Description = $"Model file to describe (default: the bundled {BundledModel.FileName})" };
         var tensors = new Option<bool>("--tensors") { Description = "List every tensor" };
         var verify = new Option<bool>("--verify") { Description = "Recompute every tensor checksum" };
         var cpu = new Option<bool>("--cpu") { Description = "Show the CPU features and the ternary kernel Edge will use" };
@@ -24,12 +24,12 @@ static class InspectCommand
         {
             string? path = parse.GetValue(model);
             if (parse.GetValue(cpu))
+            {
                 DescribeCpu(stdout);
-            else if (path is null)
-                throw new ArgumentException("Give a model file with -m, or --cpu to describe this machine.");
-            if (path is not null)
-                return Task.FromResult(DescribeModel(stdout, stderr, path, parse.GetValue(tensors), parse.GetValue(verify)));
-            return Task.FromResult(0);
+                if (path is null)
+                    return Task.FromResult(0);
+            }
+            return Task.FromResult(DescribeModel(stdout, stderr, path ?? BundledModel.Locate(), parse.GetValue(tensors), parse.GetValue(verify)));
         }));
         return command;
     }

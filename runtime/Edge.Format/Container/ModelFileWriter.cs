@@ -18,7 +18,7 @@ public sealed class ModelFileWriter : IDisposable
     readonly List<TensorInfo> _tensors = [];
     readonly HashSet<string> _names = [];
     TensorStream? _open;
-    bool _committed;
+    bool _committed, _failed;
 
     ModelFileWriter(string path, ModelMetadata metadata)
     {
@@ -41,6 +41,7 @@ public sealed class ModelFileWriter : IDisposable
     /// <summary>Starts a tensor whose data is then written, in order, to the returned stream before the next one starts.</summary>
     public Stream BeginTensor(string name, TensorType type, long[] shape, float scale = 0)
     {
+        ThrowIfFailed();
         if (_open is not null)
             throw new InvalidOperationException($"Tensor {_open.Name} is still being written.");
         if (Encoding.UTF8.GetByteCount(name) is 0 or > ModelFileLayout.MaxNameBytes)
@@ -62,16 +63,20 @@ public sealed class ModelFileWriter : IDisposable
 
     void Finish(TensorStream t)
     {
-        if (t.Written != t.Length)
-            throw new InvalidOperationException($"Tensor {t.Name} got {t.Written} bytes; its shape needs {t.Length}.");
-        _tensors.Add(new TensorInfo(t.Name, t.Type, t.Shape, t.Offset, t.Length, t.Scale, t.Crc.GetCurrentHashAsUInt32()));
         _open = null;
+        if (t.Written != t.Length)
+        {
+            _failed = true;
+            throw new InvalidOperationException($"Tensor {t.Name} got {t.Written} bytes; its shape needs {t.Length}.");
+        }
+        _tensors.Add(new TensorInfo(t.Name, t.Type, t.Shape, t.Offset, t.Length, t.Scale, t.Crc.GetCurrentHashAsUInt32()));
         Pad();
     }
 
     /// <summary>Writes the tensor table and header, flushes to disk and renames the file into place.</summary>
     public void Commit()
     {
+        ThrowIfFailed();
         if (_open is not null)
             throw new InvalidOperationException($"Tensor {_open.Name} was not finished.");
         byte[] table = EncodeTable(_tensors);
@@ -113,6 +118,12 @@ public sealed class ModelFileWriter : IDisposable
         {
             // Best effort: the temporary name never shadows a real model.
         }
+    }
+
+    void ThrowIfFailed()
+    {
+        if (_failed)
+            throw new InvalidOperationException("An earlier tensor was written incompletely; this model file cannot be finished.");
     }
 
     void Pad()
@@ -169,7 +180,10 @@ public sealed class ModelFileWriter : IDisposable
             if (_done)
                 throw new ObjectDisposedException(name);
             if (Written + buffer.Length > length)
+            {
+                owner._failed = true;
                 throw new InvalidOperationException($"Tensor {name} is {length} bytes; more were written.");
+            }
             owner._file.Write(buffer);
             Crc.Append(buffer);
             Written += buffer.Length;

@@ -77,6 +77,8 @@ public sealed record ModelMetadata
     /// <summary>Parses the metadata block; throws <see cref="InvalidDataException"/> on anything missing or mistyped.</summary>
     public static ModelMetadata FromJson(ReadOnlySpan<byte> json)
     {
+        if (!System.Text.Unicode.Utf8.IsValid(json))
+            throw new InvalidDataException("The metadata block is not valid UTF-8.");
         JsonDocument doc;
         try
         {

@@ -68,6 +68,9 @@ public sealed unsafe class TernaryExecutor : IDisposable
     /// <summary>Threads that run a product, the caller included; 1 runs everything inline.</summary>
     public int Threads { get; }
 
+    /// <summary>An accelerator consulted before the kernel; null runs everything on the CPU.</summary>
+    public ITernaryOffload? Offload { get; set; }
+
     /// <summary>
     /// One thread per physical core: SMT siblings share the core's SIMD units and its memory bandwidth, so a
     /// second thread per core only adds hand-off cost. Reads the Linux CPU topology; elsewhere, or if it cannot be
@@ -83,6 +86,8 @@ public sealed unsafe class TernaryExecutor : IDisposable
         int k = w.PaddedColumns, rows = w.Rows;
         if (x.Length < (long)n * k || xSums.Length < n || y.Length < (long)n * rows)
             throw new ArgumentException($"A batch of {n} needs {(long)n * k} activations, {n} sums and room for {(long)n * rows} outputs.");
+        if (Offload is { } offload && offload.TryMatMul(w, x, xSums, n, y))
+            return;
 
         int chunkRows = Math.Max(MinChunkRows, (rows + Threads * ChunksPerThread - 1) / (Threads * ChunksPerThread));
         chunkRows = (chunkRows + RowGranule - 1) / RowGranule * RowGranule;

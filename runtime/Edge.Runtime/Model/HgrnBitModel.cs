@@ -85,6 +85,8 @@ public sealed class HgrnBitModel
 
     public TernaryExecutor Executor => _executor;
 
+    public HgrnBitWeights Weights => _w;
+
     /// <summary>Bytes of the workspace allocated for this model (excluding the mapped weights).</summary>
     public long WorkspaceBytes => WorkspaceBytesFor(_w.Config, MaxBatch);
 

@@ -69,6 +69,26 @@ public sealed unsafe class HgrnBitWeights
         }
     }
 
+    /// <summary>Every BitLinear layer with its tensor name (without ".weight"), in the order the forward pass runs them.</summary>
+    public IEnumerable<(string Name, BitLinearWeights Layer)> BitLinearLayers
+    {
+        get
+        {
+            for (int n = 0; n < Layers.Length; n++)
+            {
+                var l = Layers[n];
+                string p = $"model.layers.{n}.";
+                yield return (p + "attn.i_proj", l.IProj);
+                yield return (p + "attn.f_proj", l.FProj);
+                yield return (p + "attn.g_proj", l.GProj);
+                yield return (p + "attn.o_proj", l.OProj);
+                yield return (p + "mlp.gate_proj", l.GateProj);
+                yield return (p + "mlp.down_proj", l.DownProj);
+            }
+            yield return ("lm_head", LmHead);
+        }
+    }
+
     /// <summary>
     /// lb = cumsum(softmax(lower_bounds, dim=layers)) - P[0], per channel: lb[0] = 0 and the bounds grow with depth.
     /// </summary>

@@ -1,5 +1,6 @@
 using System.Text;
 using Edge.Format.Container;
+using Edge.Format.Tokenization;
 using Microsoft.ML.Tokenizers;
 
 namespace Edge.Runtime.Tokenization;
@@ -11,6 +12,7 @@ namespace Edge.Runtime.Tokenization;
 public sealed class EdgeTokenizer
 {
     readonly SentencePieceTokenizer _sp;
+    readonly SentencePieceBpeEncoder? _bpe;
 
     public EdgeTokenizer(ReadOnlySpan<byte> modelBytes, TokenizerInfo info)
     {
@@ -20,6 +22,7 @@ public sealed class EdgeTokenizer
         {
             using var stream = new MemoryStream(modelBytes.ToArray(), writable: false);
             _sp = LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false);
+            _bpe = SentencePieceBpeEncoder.TryCreate(SentencePieceModelProto.Parse(modelBytes));
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -39,7 +42,7 @@ public sealed class EdgeTokenizer
     /// <summary>Token ids of a text, with BOS first when <paramref name="addBos"/>.</summary>
     public int[] Encode(string text, bool addBos = true)
     {
-        var ids = _sp.EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false);
+        IReadOnlyList<int> ids = _bpe is not null ? _bpe.Encode(text) : _sp.EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false);
         if (!addBos || !Info.AddBosToken)
             return [.. ids];
         var result = new int[ids.Count + 1];

@@ -1,0 +1,101 @@
+using Edge.Devices.Configuration;
+using Edge.Devices.Devices;
+using Edge.Devices.Fleet;
+using Edge.Devices.Generation;
+using Edge.Devices.Hosting;
+using Edge.Devices.Readings;
+using Edge.Devices.Simulation;
+using Edge.Devices.Sinks;
+using Edge.Devices.Triggers;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+if (args.Contains("--help") || args.Contains("-h"))
+{
+    Console.WriteLine("""
+        edge-sensord: turns button presses, motion, temperature changes and MQTT requests into generated text.
+
+        Usage: edge-sensord [--simulate] [--Section:Key=value ...]
+
+          --simulate          run on a PC with simulated GPIO, BME280 and LCD; keys b/m/t/T/q fire triggers.
+                              Without Model:Path it answers with a labelled echo instead of a model.
+          --Model:Path=FILE   any appsettings.json key can be set like this, or as EDGE_MODEL__PATH=FILE.
+
+        Settings: appsettings.json next to the executable; see device-samples/README.md.
+        """);
+    return 0;
+}
+
+bool simulate = args.Contains("--simulate");
+string[] hostArgs = [.. args.Where(a => a != "--simulate")];
+var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = hostArgs, ContentRootPath = AppContext.BaseDirectory });
+builder.Configuration.AddEnvironmentVariables("EDGE_");
+builder.Configuration.AddCommandLine(hostArgs); // the command line wins over EDGE_ variables
+
+var options = new SensorDaemonOptions();
+builder.Configuration.Bind(options);
+var errors = options.Validate(simulate);
+if (errors.Count > 0)
+{
+    Console.Error.WriteLine("edge-sensord: the configuration has problems:");
+    foreach (var error in errors)
+        Console.Error.WriteLine("  - " + error);
+    return 2;
+}
+
+ITextGenerator generator;
+try
+{
+    generator = simulate && string.IsNullOrWhiteSpace(options.Model.Path)
+        ? new PromptEchoGenerator()
+        : EdgeTextGenerator.Load(options.Model.Path, options.Model.Threads);
+}
+catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+{
+    Console.Error.WriteLine($"edge-sensord: cannot load the model: {e.Message}");
+    return 1;
+}
+
+builder.Services.AddSystemd();
+builder.Services.AddSingleton(options);
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddSingleton(generator);
+builder.Services.AddSingleton<LatestReadings>();
+builder.Services.AddSingleton(sp => new TriggerQueue(options.Queue, sp.GetRequiredService<TimeProvider>()));
+SimulatedBoard? simulatedBoard = simulate ? new SimulatedBoard(options.Bme280.Address, options.Lcd.Address) : null;
+builder.Services.AddSingleton<IDeviceBoard>(simulatedBoard ?? (IDeviceBoard)new HardwareBoard(options.Gpio.Chip));
+builder.Services.AddHostedService(sp => new SensorTriggerService(
+    options,
+    sp.GetRequiredService<IDeviceBoard>(),
+    generator,
+    sp.GetRequiredService<TriggerQueue>(),
+    sp.GetRequiredService<LatestReadings>(),
+    options.Mqtt.Enabled ? new MqttLink(options.Mqtt, options.Mqtt.ResolvedClientId, sp.GetRequiredService<ILoggerFactory>().CreateLogger<MqttLink>()) : null,
+    Array.Empty<IGenerationSink>(),
+    sp.GetRequiredService<TimeProvider>(),
+    sp.GetRequiredService<ILoggerFactory>()));
+if (simulatedBoard is not null)
+{
+    builder.Services.AddSingleton(simulatedBoard);
+    builder.Services.AddHostedService<KeyboardTriggers>();
+    builder.Services.AddHostedService(_ => new TerminalLcdRenderer(simulatedBoard.Lcd, Console.Out));
+}
+
+using var host = builder.Build();
+try
+{
+    await host.RunAsync();
+    return 0;
+}
+catch (Exception e) when (e is not OperationCanceledException)
+{
+    // Start-up failures (the model's warm-up generation, for example) end here; the journal gets one clear line.
+    Console.Error.WriteLine($"edge-sensord: stopped: {e.Message}");
+    return 1;
+}
+finally
+{
+    (generator as IDisposable)?.Dispose();
+}

@@ -1,0 +1,27 @@
+namespace Edge.Cli.Commands;
+
+/// <summary>
+/// Finds the model to use when no <c>-m</c> is given: <c>$EDGE_MODEL</c>, else the small model that ships in the
+/// repository's models/ folder (docs/MODEL.md), looked for under the working directory and beside the executable,
+/// so both <c>dotnet run</c> from a clone and a copied binary with its models/ folder find it.
+/// </summary>
+static class BundledModel
+{
+    public const string Variable = "EDGE_MODEL";
+    public const string FileName = "kjv-brown-36m.edge";
+
+    public static string Locate()
+    {
+        if (Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } fromEnvironment)
+            return fromEnvironment;
+        string[] candidates =
+        [
+            Path.Combine(Environment.CurrentDirectory, "models", FileName),
+            Path.Combine(AppContext.BaseDirectory, "models", FileName),
+            Path.Combine(AppContext.BaseDirectory, FileName),
+        ];
+        return candidates.FirstOrDefault(File.Exists)
+            ?? throw new FileNotFoundException(
+                $"No model given. Pass -m <file.edge>, set {Variable}, or run from the repository root where models/{FileName} is bundled.");
+    }
+}

@@ -1,0 +1,80 @@
+using System.Text.Json;
+using Edge.Runtime;
+using Edge.Runtime.Generation;
+using Edge.Runtime.Sampling;
+
+namespace Edge.Tests.EndToEnd;
+
+/// <summary>
+/// The bundled model (models/, docs/MODEL.md) against the PyTorch implementation it was trained with
+/// (training/hgrn_bit.py, fp32): the same logits at every prompt position and the same greedy tokens.
+/// </summary>
+public sealed class BundledModelTests
+{
+    static readonly string FixtureDir = Path.Combine(AppContext.BaseDirectory, "Fixtures", "bundled");
+
+    /// <summary>The repository's models/ folder, found from the test binary's location.</summary>
+    public static string ModelPath
+    {
+        get
+        {
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            {
+                string candidate = Path.Combine(dir.FullName, "models", "kjv-brown-36m.edge");
+                if (File.Exists(candidate))
+                    return candidate;
+            }
+            throw new FileNotFoundException("models/kjv-brown-36m.edge was not found above the test binary.");
+        }
+    }
+
+    public static TheoryData<string> PromptTexts => new(OfficialParityTests.Prompts(FixtureDir).Select(p => p.Text));
+
+    [Theory]
+    [MemberData(nameof(PromptTexts))]
+    public void LogitsMatchTheTrainingImplementation(string text)
+    {
+        var expected = OfficialParityTests.Prompts(FixtureDir).Single(p => p.Text == text);
+        using var model = EdgeModel.Load(ModelPath, new LoadOptions { VerifyChecksums = true });
+        Assert.Equal(expected.Ids, model.Tokenizer.Encode(text));
+        var state = model.Model.CreateState();
+        var logits = new float[model.Config.VocabSize];
+        for (int pos = 0; pos < expected.Ids.Length; pos++)
+        {
+            model.Model.Forward([expected.Ids[pos]], state, logits);
+            var want = expected.Logits[pos];
+            double worst = 0;
+            for (int v = 0; v < want.Length; v++)
+                worst = Math.Max(worst, Math.Abs(logits[v] - want[v]));
+            Assert.True(worst < 0.25, $"position {pos}: largest logit difference {worst:E2}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(PromptTexts))]
+    public async Task GreedyTokensMatchTheTrainingImplementation(string text)
+    {
+        var expected = OfficialParityTests.Prompts(FixtureDir).Single(p => p.Text == text);
+        using var model = EdgeModel.Load(ModelPath);
+        var generator = new Generator(model);
+        var request = new GenerationRequest { Prompt = text, MaxTokens = expected.Greedy.Length, Sampling = SamplingOptions.Greedy };
+        await foreach (var _ in generator.GenerateAsync(request, TestContext.Current.CancellationToken))
+        {
+        }
+        // The fixture lists the EOS that ended its run; Edge stops there without emitting it.
+        bool endsAtEos = expected.Greedy[^1] == model.Tokenizer.EosId;
+        Assert.Equal(endsAtEos ? expected.Greedy[..^1] : expected.Greedy, generator.LastResult!.Tokens);
+        Assert.Equal(endsAtEos, generator.LastResult.StoppedAtEos);
+    }
+
+    [Fact]
+    public void TokenizesLikeSentencePieceIncludingWhitespaceCollapsing()
+    {
+        using var model = EdgeModel.Load(ModelPath);
+        string[] lines = File.ReadAllText(Path.Combine(FixtureDir, "tokenizer-reference.txt")).TrimEnd('\n').Split('\n');
+        string[] ids = File.ReadAllText(Path.Combine(FixtureDir, "tokenizer-reference.ids")).TrimEnd('\n').Split('\n');
+        Assert.Equal(lines.Length, ids.Length);
+        for (int i = 0; i < lines.Length; i++)
+            Assert.Equal(ids[i], string.Join(' ', model.Tokenizer.Encode(lines[i], addBos: false)));
+    }
+}
