@@ -37,6 +37,7 @@ static class InspectCommand
     static void DescribeCpu(TextWriter o)
     {
         o.WriteLine($"cpu: {RuntimeInformation.ProcessArchitecture}, {Environment.ProcessorCount} logical cores");
+        BuildTarget.Describe(o);
         o.WriteLine($"kernels available: {string.Join(", ", KernelFactory.Available.Select(k => k.Name))}");
         var chosen = KernelFactory.Default;
         string forced = Environment.GetEnvironmentVariable(KernelFactory.OverrideVariable) is { Length: > 0 } f ? $" (forced by {KernelFactory.OverrideVariable}={f})" : "";
