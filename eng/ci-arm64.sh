@@ -152,5 +152,23 @@ else
   fail "publish Edge.Kernels.Tests for linux-arm64" "$(tail -5 "$work/err")"
 fi
 
+# ---- the sensor daemon: NativeAOT linux-arm64, started under qemu in --simulate mode with the bundled model
+start=$(date +%s)
+if dotnet publish device-samples/Edge.SensorDaemon -c Release -r linux-arm64 -o "$work/daemon" -nologo -v:q \
+     -clp:ErrorsOnly >"$work/err" 2>&1; then
+  pass "publish edge-sensord for linux-arm64 ($(( $(date +%s) - start )) s)"
+  # Keys: b = button press, q = quit. The log must show one generation for the button, and the daemon must exit 0.
+  (sleep 20; printf b; sleep 30; printf q) | timeout 300 qemu-aarch64-static -cpu cortex-a53 "$work/daemon/edge-sensord" \
+    --simulate --Queue:MinIntervalMilliseconds=0 --Model:MaxTokens=8 >"$work/daemon.out" 2>&1
+  rc_daemon=$?
+  if [ "$rc_daemon" -eq 0 ] && grep -q 'Button →' "$work/daemon.out"; then
+    pass "edge-sensord --simulate on arm64 cortex-a53: a button press produced a generation"
+  else
+    fail "edge-sensord --simulate on arm64 cortex-a53" "exit $rc_daemon; $(tail -5 "$work/daemon.out")"
+  fi
+else
+  fail "publish edge-sensord for linux-arm64" "$(tail -5 "$work/err")"
+fi
+
 echo "arm64 checks: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,3 +1,4 @@
+using Edge.Runtime;
 using Edge.Devices.Configuration;
 using Edge.Devices.Devices;
 using Edge.Devices.Fleet;
@@ -20,8 +21,8 @@ if (args.Contains("--help") || args.Contains("-h"))
         Usage: edge-sensord [--simulate] [--Section:Key=value ...]
 
           --simulate          run on a PC with simulated GPIO, BME280 and LCD; keys b/m/t/T/q fire triggers.
-                              Without Model:Path it answers with a labelled echo instead of a model.
-          --Model:Path=FILE   any appsettings.json key can be set like this, or as EDGE_MODEL__PATH=FILE.
+          --Model:Path=FILE   the model (default: $EDGE_MODEL, then the bundled models/kjv-brown-36m.edge);
+                              any appsettings.json key can be set like this, or as EDGE_MODEL__PATH=FILE.
 
         Settings: appsettings.json next to the executable; see device-samples/README.md.
         """);
@@ -36,7 +37,7 @@ builder.Configuration.AddCommandLine(hostArgs); // the command line wins over ED
 
 var options = new SensorDaemonOptions();
 builder.Configuration.Bind(options);
-var errors = options.Validate(simulate);
+var errors = options.Validate();
 if (errors.Count > 0)
 {
     Console.Error.WriteLine("edge-sensord: the configuration has problems:");
@@ -48,11 +49,10 @@ if (errors.Count > 0)
 ITextGenerator generator;
 try
 {
-    generator = simulate && string.IsNullOrWhiteSpace(options.Model.Path)
-        ? new PromptEchoGenerator()
-        : EdgeTextGenerator.Load(options.Model.Path, options.Model.Threads);
+    string modelPath = string.IsNullOrWhiteSpace(options.Model.Path) ? BundledModel.Locate() : options.Model.Path;
+    generator = EdgeTextGenerator.Load(modelPath, options.Model.Threads);
 }
-catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException)
 {
     Console.Error.WriteLine($"edge-sensord: cannot load the model: {e.Message}");
     return 1;

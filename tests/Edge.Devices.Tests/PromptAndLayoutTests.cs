@@ -27,7 +27,7 @@ public class PromptAndLayoutTests
     {
         var options = new SensorDaemonOptions { Model = { Path = "m" }, Prompts = { Motion = "Hi {temprature}" } };
 
-        var error = Assert.Single(options.Validate(simulate: false));
+        var error = Assert.Single(options.Validate());
 
         Assert.Contains("{temprature}", error);
         Assert.Contains("{temperature}", error);
@@ -36,7 +36,7 @@ public class PromptAndLayoutTests
     [Fact]
     public void Default_configuration_is_valid()
     {
-        Assert.Empty(new SensorDaemonOptions { Model = { Path = "m" } }.Validate(simulate: false));
+        Assert.Empty(new SensorDaemonOptions { Model = { Path = "m" } }.Validate());
     }
 
     [Fact]

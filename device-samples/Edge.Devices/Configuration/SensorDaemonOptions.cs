@@ -17,11 +17,9 @@ public sealed class SensorDaemonOptions
     public MqttSettings Mqtt { get; set; } = new();
 
     /// <summary>Every configuration mistake found, each as a sentence saying what to change; empty when valid.</summary>
-    public List<string> Validate(bool simulate)
+    public List<string> Validate()
     {
         var errors = new List<string>();
-        if (!simulate && string.IsNullOrWhiteSpace(Model.Path))
-            errors.Add("Model:Path is empty: set it to a packed model file (or EDGE_MODEL__PATH).");
         if (Model.MaxTokens is < 1 or > 4096)
             errors.Add($"Model:MaxTokens must be 1–4096 (got {Model.MaxTokens}).");
         if (Model.Threads < 0)

@@ -1,3 +1,4 @@
+using Edge.Runtime;
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using Edge.Format.Container;

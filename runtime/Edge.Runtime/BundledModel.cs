@@ -1,11 +1,12 @@
-namespace Edge.Cli.Commands;
+namespace Edge.Runtime;
 
 /// <summary>
 /// Finds the model to use when no <c>-m</c> is given: <c>$EDGE_MODEL</c>, else the small model that ships in the
 /// repository's models/ folder (docs/MODEL.md), looked for under the working directory and beside the executable,
-/// so both <c>dotnet run</c> from a clone and a copied binary with its models/ folder find it.
+/// so both <c>dotnet run</c> from a clone and a copied binary with its models/ folder find it. Used by every
+/// program that takes an optional model path (the <c>edge</c> CLI, the sensor daemon).
 /// </summary>
-static class BundledModel
+public static class BundledModel
 {
     public const string Variable = "EDGE_MODEL";
     public const string FileName = "kjv-brown-36m.edge";
