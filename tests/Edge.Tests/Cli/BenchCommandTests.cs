@@ -1,16 +1,20 @@
 using System.Text.Json;
+using Edge.Packer;
 
 namespace Edge.Tests.Cli;
 
 public sealed class BenchCommandTests : IDisposable
 {
+    /// <summary>A small synthetic model (edge-pack synth), so the command runs end to end in a moment.</summary>
+    static readonly SyntheticShape Shape = new("tiny", Hidden: 64, Layers: 2, Vocab: 600, Intermediate: 96);
+
     readonly string _dir = Directory.CreateTempSubdirectory("edge-bench-test-").FullName;
     readonly string _model;
 
     public BenchCommandTests()
     {
         _model = Path.Combine(_dir, "tiny.edge");
-        TinyModelFile.Write(_model);
+        new SyntheticModel(TextWriter.Null).Write(Shape, seed: 7, _model, name: null, force: false, TestContext.Current.CancellationToken);
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
@@ -45,7 +49,7 @@ public sealed class BenchCommandTests : IDisposable
         var runs = doc.RootElement.EnumerateArray().ToArray();
         Assert.Equal([1, 2], runs.Select(r => r.GetProperty("threads").GetInt32()));
         long modelBytes = new FileInfo(_model).Length;
-        var c = TinyModelFile.Config;
+        var c = Shape.ToConfig();
         long ternaryBytes = 64L * (c.VocabSize + c.NumHiddenLayers * (4 * c.HiddenSize + 2 * c.IntermediateSize))
             + c.NumHiddenLayers * c.HiddenSize * 256L / 4; // down_proj rows: K = 96 padded to 256
         foreach (var run in runs)
