@@ -1,5 +1,5 @@
+using Edge.Format.Container;
 using System.Buffers.Binary;
-using System.IO.MemoryMappedFiles;
 using System.Text.Json;
 using Edge.Format.Numerics;
 
@@ -36,8 +36,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
     /// <summary>The safetensors format's own limit on the JSON header.</summary>
     public const long MaxHeaderBytes = 100_000_000;
 
-    readonly MemoryMappedFile _map;
-    readonly MemoryMappedViewAccessor _view;
+    readonly ReadOnlyMapping _mapping;
     readonly byte* _base;
     bool _disposed;
 
@@ -55,13 +54,10 @@ public sealed unsafe class SafetensorsFile : IDisposable
         Length = info.Length;
         if (Length < 8)
             throw Corrupt($"it is only {Length} bytes long (truncated?)");
-        _map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        _mapping = new ReadOnlyMapping(path);
+        _base = _mapping.Pointer;
         try
         {
-            _view = _map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-            byte* p = null;
-            _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
-            _base = p + _view.PointerOffset;
             Tensors = ParseHeader();
         }
         catch
@@ -190,9 +186,6 @@ public sealed unsafe class SafetensorsFile : IDisposable
         if (_disposed)
             return;
         _disposed = true;
-        if (_base != null)
-            _view.SafeMemoryMappedViewHandle.ReleasePointer();
-        _view?.Dispose();
-        _map?.Dispose();
+        _mapping.Dispose();
     }
 }

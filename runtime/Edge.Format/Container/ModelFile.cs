@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.IO.Hashing;
-using System.IO.MemoryMappedFiles;
 using System.Text;
 
 namespace Edge.Format.Container;
@@ -12,8 +11,7 @@ namespace Edge.Format.Container;
 /// </summary>
 public sealed unsafe class ModelFile : IDisposable
 {
-    readonly MemoryMappedFile? _map;
-    readonly MemoryMappedViewAccessor? _view;
+    readonly ReadOnlyMapping _mapping;
     readonly byte* _base;
     readonly Dictionary<string, TensorInfo> _byName;
     bool _disposed;
@@ -33,13 +31,10 @@ public sealed unsafe class ModelFile : IDisposable
         FileLength = info.Length;
         if (FileLength < ModelFileLayout.HeaderSize)
             throw Invalid($"it is {FileLength} bytes, shorter than the {ModelFileLayout.HeaderSize}-byte header");
-        _map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        _mapping = new ReadOnlyMapping(path);
+        _base = _mapping.Pointer;
         try
         {
-            _view = _map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-            byte* p = null;
-            _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
-            _base = p + _view.PointerOffset;
             (FormatVersion, Metadata, Tensors) = Parse(new ReadOnlySpan<byte>(_base, (int)Math.Min(FileLength, int.MaxValue)), FileLength);
             _byName = Tensors.ToDictionary(t => t.Name);
         }
@@ -114,10 +109,7 @@ public sealed unsafe class ModelFile : IDisposable
         if (_disposed)
             return;
         _disposed = true;
-        if (_base != null)
-            _view!.SafeMemoryMappedViewHandle.ReleasePointer();
-        _view?.Dispose();
-        _map?.Dispose();
+        _mapping.Dispose();
     }
 
     static InvalidDataException Invalid(string what) =>
