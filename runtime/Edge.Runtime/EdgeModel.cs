@@ -48,7 +48,10 @@ public sealed class EdgeModel : IDisposable
             if (options.VerifyChecksums && file.VerifyChecksums() is { Count: > 0 } bad)
                 throw new InvalidDataException($"Checksum mismatch in {bad.Count} tensor(s), first {bad[0]}: the model file is corrupt; copy or pack it again.");
             var tokenizerInfo = file.Metadata.Tokenizer;
-            var tokenizer = new EdgeTokenizer(file.GetBytes(file.Expect(tokenizerInfo.Tensor, TensorType.Bytes, file.GetInfo(tokenizerInfo.Tensor).Shape)), tokenizerInfo);
+            var tokenizerBlob = file.GetInfo(tokenizerInfo.Tensor);
+            if (tokenizerBlob.Type != TensorType.Bytes)
+                throw new InvalidDataException($"Tokenizer tensor {tokenizerBlob.Name} has type {tokenizerBlob.Type}; a byte blob was expected. Re-pack the model.");
+            var tokenizer = new EdgeTokenizer(file.GetBytes(tokenizerBlob), tokenizerInfo);
             var weights = new HgrnBitWeights(file);
             if (tokenizer.VocabularySize > weights.Config.VocabSize)
                 throw new InvalidDataException($"The tokenizer has {tokenizer.VocabularySize} tokens but the model only {weights.Config.VocabSize}.");

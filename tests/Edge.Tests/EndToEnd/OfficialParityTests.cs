@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Text.Json;
 using Edge.Packer;
 using Edge.Packer.Safetensors;
@@ -75,7 +76,7 @@ public sealed class OfficialParityTests : IDisposable
             if (total / want.Length > 1e-4)
                 loose++;
             Assert.True(worst < 0.1, $"position {pos}: largest logit difference {worst:E2}");
-            Assert.Equal(ArgMax(want), ArgMax(logits));
+            Assert.Equal(TensorPrimitives.IndexOfMax(want), TensorPrimitives.IndexOfMax<float>(logits));
         }
         Assert.True(loose <= Math.Max(1, expected.Ids.Length / 5), $"{loose} of {expected.Ids.Length} positions differ by more than rounding noise");
     }
@@ -133,14 +134,5 @@ public sealed class OfficialParityTests : IDisposable
         using var json = JsonDocument.Parse(last);
         Assert.Equal(expected.Ids, json.RootElement.GetProperty("prompt_tokens").EnumerateArray().Select(e => e.GetInt32()));
         Assert.Equal(expected.Greedy, json.RootElement.GetProperty("tokens").EnumerateArray().Select(e => e.GetInt32()));
-    }
-
-    static int ArgMax(ReadOnlySpan<float> v)
-    {
-        int best = 0;
-        for (int i = 1; i < v.Length; i++)
-            if (v[i] > v[best])
-                best = i;
-        return best;
     }
 }
