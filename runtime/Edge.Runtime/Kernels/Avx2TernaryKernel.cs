@@ -7,19 +7,22 @@ using Edge.Format.Numerics;
 namespace Edge.Runtime.Kernels;
 
 /// <summary>
-/// AVX2: a 64-byte block is two 32-byte loads; one 16-bit shift and one AND per 32 weights turn them into the
-/// codes t+1 ∈ {0,1,2}, <c>vpmaddubsw</c> multiplies codes (u8) by activations (s8) and adds pairs into int16,
-/// and <c>vpmaddwd</c> by ones widens to int32. Σx is subtracted once per row to undo the +1.
+/// AVX2: <c>vpmaddubsw</c> multiplies codes t+1 ∈ {0,1,2} (u8) by activations (s8) and adds pairs into int16;
+/// Σx is subtracted once per row to undo the +1. Decode unpacks with one shift per 32 bytes instead of three:
+/// lanes 0 and 2 are masked with 3 (codes), lanes 1 and 3 with 12 in place, which gives 4·codes, and go to a
+/// second accumulator that is divided by 4 at the end (exact: every term is a multiple of 4).
 /// </summary>
 /// <remarks>
-/// Overflow: a <c>vpmaddubsw</c> lane is (t+1)·x + (t+1)·x ∈ [-512, 508] (x ∈ [-128, 127]). Each block adds 8 of
-/// them into every int16 lane, so after <see cref="BlocksPerWiden"/> = 8 blocks a lane holds at most 64 of them:
-/// [-32768, 32512] fits int16 exactly; then it is widened. No saturation can occur either: a single pair is far
-/// below the int16 limits.
+/// Overflow, decode: a pair sum is (t+1)·x + (t+1)·x ∈ [-512, 508] (x ∈ [-128, 127]), ×4 for the in-place lanes.
+/// Each block adds 4 of them to every int16 lane of each accumulator, so after <see cref="BlocksPerWidenScaled"/> = 4
+/// blocks the scaled accumulator holds 16 · [-2048, 2032] = [-32768, 32512]: exactly int16; then both are widened
+/// with <c>vpmaddwd</c> by ones. Batched products keep the unscaled codes (shift and mask per lane) and widen after
+/// <see cref="BlocksPerWiden"/> = 8 blocks (64 pair sums). No saturation can occur: one pair is far below the limits.
 /// </remarks>
 public sealed unsafe class Avx2TernaryKernel : TernaryKernel
 {
     const int BlocksPerWiden = 8;
+    const int BlocksPerWidenScaled = 4;
     const int TokensPerGroup = 4;
     const int RowsPerTile = 16;
 
@@ -27,7 +30,7 @@ public sealed unsafe class Avx2TernaryKernel : TernaryKernel
 
     public override string Name => "avx2";
 
-    public override string Description => "vpmaddubsw codes×int8 into int16, widened every 2048 weights";
+    public override string Description => "vpmaddubsw codes×int8 into int16 (in-place masks, one shift per 128 weights), widened every 1024 weights";
 
     public override void MatVec(in TernaryMatrix w, int rowStart, ReadOnlySpan<sbyte> x, int xSum, Span<int> y)
     {
@@ -86,36 +89,35 @@ public sealed unsafe class Avx2TernaryKernel : TernaryKernel
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<short> Madd(Vector256<byte> codes, sbyte* x) => Avx2.MultiplyAddAdjacent(codes, Avx.LoadVector256(x));
 
-    /// <summary>Σ codes·x of one block, as int16 lanes that each hold 8 pair sums.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<short> Block(Vector256<byte> w0, Vector256<byte> w1, sbyte* x)
-    {
-        var mask = Vector256.Create((byte)3);
-        var s0 = Madd(w0 & mask, x) + Madd(w1 & mask, x + 32);
-        var s1 = Madd(Codes(w0, 2), x + 64) + Madd(Codes(w1, 2), x + 96);
-        var s2 = Madd(Codes(w0, 4), x + 128) + Madd(Codes(w1, 4), x + 160);
-        var s3 = Madd(Codes(w0, 6), x + 192) + Madd(Codes(w1, 6), x + 224);
-        return (s0 + s1) + (s2 + s3);
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<int> Widen(Vector256<short> sums) => Avx2.MultiplyAddAdjacent(sums, Vector256.Create((short)1));
 
     static int Dot(byte* row, sbyte* x, int blocks)
     {
-        var acc = Vector256<int>.Zero;
-        for (int start = 0; start < blocks; start += BlocksPerWiden)
+        var codeMask = Vector256.Create((byte)3);
+        var scaledMask = Vector256.Create((byte)12);
+        Vector256<int> acc = default, accScaled = default;
+        for (int start = 0; start < blocks; start += BlocksPerWidenScaled)
         {
-            int end = Math.Min(blocks, start + BlocksPerWiden);
-            var sums = Vector256<short>.Zero;
+            int end = Math.Min(blocks, start + BlocksPerWidenScaled);
+            Vector256<short> sums = default, scaled = default;
             for (int block = start; block < end; block++)
             {
                 byte* wb = row + block * TernaryPacking.BlockBytes;
-                sums += Block(Avx.LoadVector256(wb), Avx.LoadVector256(wb + 32), x + block * TernaryPacking.BlockWeights);
+                sbyte* xb = x + block * TernaryPacking.BlockWeights;
+                var low0 = Avx.LoadVector256(wb);
+                var low1 = Avx.LoadVector256(wb + 32);
+                var high0 = Avx2.ShiftRightLogical(low0.AsUInt16(), 4).AsByte();
+                var high1 = Avx2.ShiftRightLogical(low1.AsUInt16(), 4).AsByte();
+                sums += (Madd(low0 & codeMask, xb) + Madd(low1 & codeMask, xb + 32))
+                    + (Madd(high0 & codeMask, xb + 128) + Madd(high1 & codeMask, xb + 160));
+                scaled += (Madd(low0 & scaledMask, xb + 64) + Madd(low1 & scaledMask, xb + 96))
+                    + (Madd(high0 & scaledMask, xb + 192) + Madd(high1 & scaledMask, xb + 224));
             }
             acc += Widen(sums);
+            accScaled += Widen(scaled);
         }
-        return Vector256.Sum(acc);
+        return Vector256.Sum(acc + Avx2.ShiftRightArithmetic(accScaled, 2));
     }
 
     /// <summary>One weight row against four activation vectors: each 32 codes are unpacked once and used four times.</summary>
