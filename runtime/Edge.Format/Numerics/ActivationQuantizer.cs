@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Numerics.Tensors;
 
 namespace Edge.Format.Numerics;
@@ -28,13 +29,44 @@ public static class ActivationQuantizer
         var y = normalized[..k];
         RmsNorm(x, normWeight, NormEps, y);
         float scale = 127f / Math.Max(MathF.Abs(TensorPrimitives.MaxMagnitude(y)), MinAbsMax);
-        // QuantizeOne(y·scale) for every element, vectorized: saturating conversion clamps to [-128, 127] and maps
-        // NaN to 0 exactly as QuantizeOne does.
-        TensorPrimitives.Multiply(y, scale, y);
-        TensorPrimitives.Round(y, MidpointRounding.AwayFromZero, y);
-        TensorPrimitives.ConvertSaturating<float, sbyte>(y, q[..k]);
+        QuantizeScaled(y, scale, q[..k]);
         q[k..].Clear();
         return scale;
+    }
+
+    /// <summary>
+    /// q[i] = QuantizeOne(y[i]·scale), vectorized (TensorPrimitives' float→sbyte conversion is a scalar loop, and
+    /// decode quantizes every projection's input). Rounding half away from zero is built from truncation, which is
+    /// exact: t = trunc(v), v − t is exact in float, and |v − t| ≥ ½ moves t one step away from zero.
+    /// </summary>
+    public static void QuantizeScaled(ReadOnlySpan<float> y, float scale, Span<sbyte> q)
+    {
+        if (q.Length < y.Length)
+            throw new ArgumentException("The output must be as long as the input.", nameof(q));
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            int step = 4 * Vector<float>.Count; // four float vectors narrow into one vector of bytes
+            for (; i + step <= y.Length; i += step)
+            {
+                var a = Vector.Narrow(ToInt32(y.Slice(i), scale), ToInt32(y.Slice(i + Vector<float>.Count), scale));
+                var b = Vector.Narrow(ToInt32(y.Slice(i + 2 * Vector<float>.Count), scale), ToInt32(y.Slice(i + 3 * Vector<float>.Count), scale));
+                Vector.Narrow(a, b).CopyTo(q.Slice(i));
+            }
+        }
+        for (; i < y.Length; i++)
+            q[i] = QuantizeOne(y[i] * scale);
+    }
+
+    /// <summary>QuantizeOne of one vector of y·scale, as int32 lanes in [-128, 127].</summary>
+    static Vector<int> ToInt32(ReadOnlySpan<float> y, float scale)
+    {
+        var v = new Vector<float>(y) * scale;
+        var t = Vector.Truncate(v);
+        var away = Vector.ConditionalSelect(Vector.GreaterThanOrEqual(Vector.Abs(v - t), new Vector<float>(0.5f)), Vector.CopySign(Vector<float>.One, v), Vector<float>.Zero);
+        var r = Vector.Min(Vector.Max(t + away, new Vector<float>(-128f)), new Vector<float>(127f));
+        r = Vector.ConditionalSelect(Vector.Equals(v, v), r, Vector<float>.Zero); // NaN → 0
+        return Vector.ConvertToInt32(r);
     }
 
     /// <summary><c>clamp(round_half_away_from_zero(v), -128, 127)</c> as Triton's libdevice round does.</summary>

@@ -36,6 +36,29 @@ public class ActivationQuantizerVectorTests
     }
 
     [Fact]
+    public void QuantizeScaledEqualsTheScalarRuleOnTiesClampsAndSpecialValues()
+    {
+        // Ties of both signs, the float just below a half, values beyond the int8 range, infinities and NaN, at every
+        // position of a vector and in the scalar tail.
+        float[] special = [0.5f, -0.5f, 1.5f, -1.5f, 2.5f, -126.5f, 126.5f, 127.5f, -128.5f, 0.49999997f, -0.49999997f,
+            1.4999999f, 200f, -200f, 1e30f, float.PositiveInfinity, float.NegativeInfinity, float.NaN, 0f, -0f, 1e-30f];
+        var rng = new Random(3);
+        for (int length = 1; length <= 80; length++)
+        {
+            var y = new float[length];
+            for (int i = 0; i < length; i++)
+                y[i] = rng.Next(3) == 0 ? special[rng.Next(special.Length)] : (rng.NextSingle() - 0.5f) * 300f;
+            foreach (float scale in new[] { 1f, 0.5f, 3f })
+            {
+                var q = new sbyte[length];
+                ActivationQuantizer.QuantizeScaled(y, scale, q);
+                for (int i = 0; i < length; i++)
+                    Assert.Equal(ActivationQuantizer.QuantizeOne(y[i] * scale), q[i]);
+            }
+        }
+    }
+
+    [Fact]
     public void NaNInputQuantizesToZeroAsTheScalarRuleDoes()
     {
         float[] x = [127f, 0.5f, -2.5f, float.NaN];
