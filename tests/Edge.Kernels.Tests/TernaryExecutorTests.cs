@@ -33,6 +33,63 @@ public class TernaryExecutorTests
             }
     }
 
+    [Theory]
+    [MemberData(nameof(KernelNames))]
+    public unsafe void OneJobOfSeveralProductsEqualsEachProductAlone(string kernelName)
+    {
+        var kernel = KernelFactory.Select(kernelName);
+        var rng = new Random(17);
+        (int Rows, int Columns)[] shapes = [(17, 300), (1001, 256), (64, 1000), (3, 40)];
+        foreach (int n in new[] { 1, 3 })
+        {
+            var matrices = shapes.Select(s => TestMatrix.Create(s.Rows, s.Columns, WeightPattern.Random, rng)).ToArray();
+            try
+            {
+                var xs = matrices.Select(m => Pinned(Activations(m.View.Columns, n, ActivationPattern.Random, rng))).ToArray();
+                var sums = matrices.Select((m, i) => Pinned(Sums(xs[i], n, m.View.PaddedColumns))).ToArray();
+                var expected = matrices.Select((m, i) =>
+                {
+                    var y = new int[n * m.View.Rows];
+                    new ScalarTernaryKernel().MatMul(m.View, 0, m.View.Rows, xs[i], sums[i], n, y, m.View.Rows);
+                    return y;
+                }).ToArray();
+                foreach (int threads in new[] { 1, 2, 3 })
+                {
+                    using var executor = new TernaryExecutor(kernel, threads);
+                    var ys = matrices.Select(m => GC.AllocateArray<int>(n * m.View.Rows, pinned: true)).ToArray();
+                    var products = new TernaryProduct[matrices.Length];
+                    for (int i = 0; i < matrices.Length; i++)
+                        fixed (sbyte* x = xs[i])
+                        fixed (int* s = sums[i])
+                        fixed (int* y = ys[i])
+                            products[i] = new TernaryProduct(matrices[i].View, x, s, y); // pinned arrays: the pointers stay valid
+                    executor.MatMul(products, n);
+                    for (int i = 0; i < matrices.Length; i++)
+                        Assert.True(expected[i].SequenceEqual(ys[i]), $"{kernelName} product {i} n={n} threads={threads}");
+                }
+            }
+            finally
+            {
+                foreach (var m in matrices)
+                    m.Dispose();
+            }
+        }
+    }
+
+    [Fact]
+    public void AJobOfTooManyProductsIsRejected()
+    {
+        using var executor = new TernaryExecutor(KernelFactory.Default, 2);
+        Assert.Throws<ArgumentException>(() => executor.MatMul(new TernaryProduct[TernaryExecutor.MaxProducts + 1], 1));
+    }
+
+    static T[] Pinned<T>(T[] values) where T : unmanaged
+    {
+        var pinned = GC.AllocateArray<T>(values.Length, pinned: true);
+        values.CopyTo(pinned, 0);
+        return pinned;
+    }
+
     [Fact]
     public void SleepingWorkersWakeForTheNextProduct()
     {

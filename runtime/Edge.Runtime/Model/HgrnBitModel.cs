@@ -16,6 +16,7 @@ namespace Edge.Runtime.Model;
 /// logits = lm_head(RMSNorm(h))
 /// </code>
 /// where every projection is a BitLinear (own RMSNorm → int8 → ternary integer product → one rescale).
+/// The i, f and g projections read the same input, so their three products go to the thread pool as one job.
 /// Buffers are allocated once for a batch of up to <see cref="MaxBatch"/> tokens; a call allocates nothing.
 /// An instance is not thread-safe: one sequence runs at a time.
 /// </summary>
@@ -36,13 +37,17 @@ public sealed class HgrnBitModel
     readonly float[] _gu;       // (B, 2I) gate_proj output: gate | up
     readonly float[] _m;        // (B, I) silu(gate)·up
     readonly float[] _normed;   // (max K) one row normalized before quantizing
-    readonly sbyte[] _q;        // (B, max padded K) int8 activations
-    readonly int[] _qSum;       // (B) Σq per row
-    readonly float[] _qScale;   // (B) activation scale sx per row
-    readonly int[] _acc;        // (B, max(2I, H)) integer sums
-    readonly int[] _accLogits;  // (V) integer sums of the lm_head for one token
+    // One slot per product of a job (i, f, g); slot 0 also serves every other projection and the lm_head.
+    readonly AlignedBuffer<sbyte>[] _q;   // [slot] (B, padded K) int8 activations; slot 0: max K, others: H
+    readonly AlignedBuffer<int>[] _qSum;  // [slot] (B) Σq per row
+    readonly float[][] _qScale;           // [slot] (B) activation scale sx per row
+    readonly AlignedBuffer<int>[] _acc;   // [slot] (B, N) integer sums; slot 0: max(2I, H) rows, others: H
+    readonly AlignedBuffer<int> _accLogits; // (V) integer sums of the lm_head for one token
+    readonly TernaryProduct[] _job = new TernaryProduct[Slots];
     readonly float[] _last;     // (H) final-norm output of the last token
     readonly float[][] _oneMinusLowerBound; // (L, H) 1 - lb, for the forget gate
+
+    const int Slots = 3;
 
     public HgrnBitModel(HgrnBitWeights weights, TernaryExecutor executor, int maxBatch = 64)
     {
@@ -65,11 +70,19 @@ public sealed class HgrnBitModel
         _gu = new float[maxBatch * 2 * _i];
         _m = new float[maxBatch * _i];
         _normed = new float[kMax];
-        _q = new sbyte[maxBatch * kPad];
-        _qSum = new int[maxBatch];
-        _qScale = new float[maxBatch];
-        _acc = new int[maxBatch * Math.Max(2 * _i, _h)];
-        _accLogits = new int[_v];
+        int hPad = TernaryPacking.PaddedLength(_h);
+        _q = new AlignedBuffer<sbyte>[Slots];
+        _qSum = new AlignedBuffer<int>[Slots];
+        _qScale = new float[Slots][];
+        _acc = new AlignedBuffer<int>[Slots];
+        for (int slot = 0; slot < Slots; slot++)
+        {
+            _q[slot] = new AlignedBuffer<sbyte>(maxBatch * (slot == 0 ? kPad : hPad));
+            _qSum[slot] = new AlignedBuffer<int>(maxBatch);
+            _qScale[slot] = new float[maxBatch];
+            _acc[slot] = new AlignedBuffer<int>(maxBatch * (slot == 0 ? Math.Max(2 * _i, _h) : _h));
+        }
+        _accLogits = new AlignedBuffer<int>(_v);
         _last = new float[_h];
         _oneMinusLowerBound = new float[weights.Layers.Length][];
         for (int l = 0; l < weights.Layers.Length; l++)
@@ -94,10 +107,10 @@ public sealed class HgrnBitModel
     public static long WorkspaceBytesFor(HgrnBitConfig c, int maxBatch)
     {
         long h = c.HiddenSize, i = c.IntermediateSize, v = c.VocabSize, b = maxBatch;
-        long kMax = Math.Max(h, i), kPad = TernaryPacking.PaddedLength((int)kMax);
-        long floats = 7 * b * h + 2 * b * i + b * i + kMax + b + h + c.NumHiddenLayers * h;
-        long ints = b + b * Math.Max(2 * i, h) + v;
-        return 4 * floats + 4 * ints + b * kPad;
+        long kMax = Math.Max(h, i), kPad = TernaryPacking.PaddedLength((int)kMax), hPad = TernaryPacking.PaddedLength((int)h);
+        long floats = 7 * b * h + 2 * b * i + b * i + kMax + Slots * b + h + c.NumHiddenLayers * h;
+        long ints = Slots * b + b * Math.Max(2 * i, h) + (Slots - 1) * b * h + v;
+        return 4 * floats + 4 * ints + b * kPad + (Slots - 1) * b * hPad;
     }
 
     public RecurrentState CreateState() => new(_w.Config.NumHiddenLayers, _h);
@@ -169,9 +182,13 @@ public sealed class HgrnBitModel
         // Token mixer (MLGRU): i, f, g all project the attn_norm output.
         for (int b = 0; b < n; b++)
             ActivationQuantizer.RmsNorm(_x.AsSpan(b * h, h), w.AttnNorm, eps, _xn.AsSpan(b * h, h));
-        BitLinear(w.IProj, _xn, n, _ig);
-        BitLinear(w.FProj, _xn, n, _fg);
-        BitLinear(w.GProj, _xn, n, _gg);
+        Quantize(0, w.IProj, _xn, n);
+        Quantize(1, w.FProj, _xn, n);
+        Quantize(2, w.GProj, _xn, n);
+        _executor.MatMul(_job.AsSpan(0, 3), n);
+        Rescale(0, w.IProj, n, _ig);
+        Rescale(1, w.FProj, n, _fg);
+        Rescale(2, w.GProj, n, _gg);
         bool bounded = layer > 0;
         for (int b = 0; b < n; b++)
         {
@@ -210,31 +227,53 @@ public sealed class HgrnBitModel
         TensorPrimitives.Add(_x.AsSpan(0, n * h), _a.AsSpan(0, n * h), _x.AsSpan(0, n * h));
     }
 
-    void Logits(ReadOnlySpan<float> x, Span<float> logits)
+    unsafe void Logits(ReadOnlySpan<float> x, Span<float> logits)
     {
         ActivationQuantizer.RmsNorm(x, _w.FinalNorm, _w.Config.RmsNormEps, _last);
         var head = _w.LmHead;
         int kPad = head.Matrix.PaddedColumns;
-        _qScale[0] = ActivationQuantizer.Quantize(_last, head.Norm, _normed, _q.AsSpan(0, kPad));
-        _qSum[0] = Sum(_q.AsSpan(0, kPad));
-        _executor.MatMul(head.Matrix, _q.AsSpan(0, kPad), _qSum.AsSpan(0, 1), 1, _accLogits);
-        BitLinearRule.Rescale(_accLogits, BitLinearRule.OutputFactor(head.Matrix.Scale, _qScale[0]), logits[.._v]);
+        var q = _q[0].Span[..kPad];
+        float scale = ActivationQuantizer.Quantize(_last, head.Norm, _normed, q);
+        _qSum[0].Span[0] = Sum(q);
+        _job[0] = new TernaryProduct(head.Matrix, _q[0].Pointer, _qSum[0].Pointer, _accLogits.Pointer);
+        _executor.MatMul(_job.AsSpan(0, 1), 1);
+        BitLinearRule.Rescale(_accLogits.Span, BitLinearRule.OutputFactor(head.Matrix.Scale, scale), logits[.._v]);
     }
 
     /// <summary>output (n, N) = BitLinear(input (n, K)): per-row RMSNorm + int8 quantization, integer product, rescale.</summary>
     void BitLinear(BitLinearWeights layer, float[] input, int n, float[] output)
     {
+        Quantize(0, layer, input, n);
+        _executor.MatMul(_job.AsSpan(0, 1), n);
+        Rescale(0, layer, n, output);
+    }
+
+    /// <summary>Normalizes and quantizes input (n, K) for <paramref name="layer"/> into a slot and sets up its product.</summary>
+    unsafe void Quantize(int slot, BitLinearWeights layer, float[] input, int n)
+    {
         var m = layer.Matrix;
-        int k = m.Columns, kPad = m.PaddedColumns, rows = m.Rows;
+        int k = m.Columns, kPad = m.PaddedColumns;
+        var q = _q[slot].Span;
+        var sums = _qSum[slot].Span;
+        if ((long)n * kPad > q.Length || (long)n * m.Rows > _acc[slot].Length)
+            throw new InvalidOperationException($"A {m.Rows}×{m.Columns} projection does not fit workspace slot {slot}.");
         for (int b = 0; b < n; b++)
         {
-            var q = _q.AsSpan(b * kPad, kPad);
-            _qScale[b] = ActivationQuantizer.Quantize(input.AsSpan(b * k, k), layer.Norm, _normed, q);
-            _qSum[b] = Sum(q);
+            var row = q.Slice(b * kPad, kPad);
+            _qScale[slot][b] = ActivationQuantizer.Quantize(input.AsSpan(b * k, k), layer.Norm, _normed, row);
+            sums[b] = Sum(row);
         }
-        _executor.MatMul(m, _q.AsSpan(0, n * kPad), _qSum.AsSpan(0, n), n, _acc);
+        _job[slot] = new TernaryProduct(m, _q[slot].Pointer, _qSum[slot].Pointer, _acc[slot].Pointer);
+    }
+
+    /// <summary>output (n, N) = the slot's integer sums rescaled by β / sx per row.</summary>
+    void Rescale(int slot, BitLinearWeights layer, int n, float[] output)
+    {
+        var m = layer.Matrix;
+        int rows = m.Rows;
+        var acc = _acc[slot].Span;
         for (int b = 0; b < n; b++)
-            BitLinearRule.Rescale(_acc.AsSpan(b * rows, rows), BitLinearRule.OutputFactor(m.Scale, _qScale[b]), output.AsSpan(b * rows, rows));
+            BitLinearRule.Rescale(acc.Slice(b * rows, rows), BitLinearRule.OutputFactor(m.Scale, _qScale[slot][b]), output.AsSpan(b * rows, rows));
     }
 
     /// <summary>Σq, widened through int16 (two int8 values cannot overflow it) into int32 lanes.</summary>
