@@ -55,8 +55,8 @@ public sealed class EdgeModel : IDisposable
             var weights = new HgrnBitWeights(file);
             if (tokenizer.VocabularySize > weights.Config.VocabSize)
                 throw new InvalidDataException($"The tokenizer has {tokenizer.VocabularySize} tokens but the model only {weights.Config.VocabSize}.");
-            var kernel = options.Kernel is null ? KernelFactory.Default : KernelFactory.Select(options.Kernel);
             int threads = options.Threads > 0 ? options.Threads : TernaryExecutor.DefaultThreads;
+            var kernel = options.Kernel is null ? KernelFactory.ForThreads(threads) : KernelFactory.Select(options.Kernel);
             var model = new HgrnBitModel(weights, new TernaryExecutor(kernel, threads), options.MaxBatch);
             return new EdgeModel(file, model, tokenizer);
         }

@@ -16,11 +16,13 @@ public static class KernelFactory
     static List<TernaryKernel> CreateAvailable()
     {
         var kernels = new List<TernaryKernel>();
-        // x86 first choice: streams weights from DRAM (decode) at ~75-80 G weights/s median on Zen 4, where the
-        // 512-bit kernel reaches only ~35-65; prefill is equal. (x86-64-v3 NativeAOT builds also get it.)
+        // x86 first choice with two or more threads, where decode is memory-bound: the 256-bit loop streams weights
+        // from DRAM at 28-32 GB/s on two Zen 4 cores; the 512-bit loop reaches only 60-75 % of that (x86-64-v3
+        // NativeAOT builds also get it).
         if (Avx2TernaryKernel.IsSupported)
             kernels.Add(new Avx2TernaryKernel());
-        // x86 with AVX-512BW: 10-20 % faster than AVX2 only while the weights are cache-resident.
+        // x86 with AVX-512BW: half the instructions per weight, so it is the faster kernel wherever the product is
+        // compute-bound: one thread (see ForThreads) and cache-resident weights.
         if (Avx512TernaryKernel.IsSupported)
             kernels.Add(new Avx512TernaryKernel());
         // ARMv8.2+ (Cortex-A55/A76, Pi 5): sdot multiplies and adds 4 bytes per int32 lane, no int16 stage.
@@ -39,6 +41,22 @@ public static class KernelFactory
 
     /// <summary>The kernel named by <c>EDGE_KERNEL</c>, or else the fastest available.</summary>
     public static TernaryKernel Default => Select(Environment.GetEnvironmentVariable(OverrideVariable));
+
+    /// <summary>
+    /// The kernel for a model that runs on <paramref name="threads"/> threads: the one named by <c>EDGE_KERNEL</c>,
+    /// else the fastest for that thread count. One thread cannot read DRAM fast enough to be memory-bound with any
+    /// of these kernels, so there the kernel with the fewest instructions per weight wins (avx512: decode +10-17 %
+    /// over avx2 on Zen 4); with more threads the list's first choice does.
+    /// </summary>
+    public static TernaryKernel ForThreads(int threads)
+    {
+        var name = Environment.GetEnvironmentVariable(OverrideVariable);
+        if (!string.IsNullOrWhiteSpace(name))
+            return Select(name);
+        if (threads == 1 && Available.OfType<Avx512TernaryKernel>().FirstOrDefault() is { } wide)
+            return wide;
+        return Available[0];
+    }
 
     /// <summary>Looks a kernel up by name; null or empty means the fastest available.</summary>
     public static TernaryKernel Select(string? name)
