@@ -144,16 +144,18 @@ static class BenchCommand
         var logits = new float[vocab];
         var state = forward.CreateState();
 
+        var prefill = new double[s.Repetitions];
+        var decode = new double[s.Repetitions];
+        // Single tokens are also timed one by one: on a shared machine the fast decile shows the undisturbed speed.
+        // Written once before the snapshot below, so the benchmark's own memory does not count as growth of a run.
+        var tokenSeconds = new double[s.Repetitions * decodeIds.Length];
+        tokenSeconds.AsSpan().Fill(double.NaN);
+
         // Warm-up: JIT, first touch of every mapped page, worker threads started.
         forward.Forward(promptIds.AsSpan(0, Math.Min(promptIds.Length, forward.MaxBatch)), state, logits);
         for (int i = 0; i < Math.Min(decodeIds.Length, 4); i++)
             forward.Forward(decodeIds.AsSpan(i, 1), state, logits);
         long? anonAfterWarmUp = ProcessMemory.Read().AnonymousRssBytes;
-
-        var prefill = new double[s.Repetitions];
-        var decode = new double[s.Repetitions];
-        // Single tokens are also timed one by one: on a shared machine the fast decile shows the undisturbed speed.
-        var tokenSeconds = new double[s.Repetitions * decodeIds.Length];
         for (int rep = 0; rep < s.Repetitions; rep++)
         {
             state.Reset();
@@ -175,6 +177,7 @@ static class BenchCommand
             cancel.ThrowIfCancellationRequested();
         }
 
+        var memory = ProcessMemory.Read(); // before sorting the token times allocates
         return new BenchResult
         {
             Threads = threads,
@@ -183,7 +186,7 @@ static class BenchCommand
             PrefillTokensPerSecond = Median(prefill),
             DecodeTokensPerSecond = Median(decode),
             DecodeFastDecileMs = 1000 * tokenSeconds.Order().ElementAt((tokenSeconds.Length - 1) / 10),
-            Memory = ProcessMemory.Read(),
+            Memory = memory,
             AnonymousRssAfterWarmUp = anonAfterWarmUp,
             MappedBytes = edge.File.FileLength,
             DecodeBytesPerToken = DecodeBytesPerToken(edge.File, edge.Config),
