@@ -48,7 +48,7 @@ sealed class EdgeGemvEngine : GemvEngine
 {
     readonly TernaryKernel _kernel;
     readonly EdgeMatrixSet _matrices;
-    readonly sbyte[] _x;
+    readonly AlignedBuffer<sbyte> _x; // aligned as the model's: a 64-byte load across two cache lines costs two
     readonly int[] _xSum;
     readonly int[] _y;
     TernaryExecutor? _executor;
@@ -58,7 +58,9 @@ sealed class EdgeGemvEngine : GemvEngine
     {
         _kernel = kernel;
         _matrices = matrices;
-        _x = TestData.Quantize(TestData.Activations(Shape.K), out int sum);
+        var quantized = TestData.Quantize(TestData.Activations(Shape.K), out int sum);
+        _x = new AlignedBuffer<sbyte>(quantized.Length);
+        quantized.CopyTo(_x.Span);
         _xSum = [sum];
         _y = new int[Shape.N];
         SetThreads(1);
@@ -78,7 +80,7 @@ sealed class EdgeGemvEngine : GemvEngine
         _executor = new TernaryExecutor(_kernel, threads);
     }
 
-    protected override void Multiply(int copy) => _executor!.MatMul(_matrices[copy], _x, _xSum, 1, _y);
+    protected override void Multiply(int copy) => _executor!.MatMul(_matrices[copy], _x.Span, _xSum, 1, _y);
 
     /// <summary>Integer sums scaled back to the float input's units, comparable with ggml's float output.</summary>
     public override float[] Result(int count)

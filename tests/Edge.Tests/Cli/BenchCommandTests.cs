@@ -55,7 +55,7 @@ public sealed class BenchCommandTests : IDisposable
         foreach (var run in runs)
         {
             Assert.False(string.IsNullOrEmpty(run.GetProperty("kernel").GetString()));
-            foreach (string positive in new[] { "prefill_tps", "decode_tps", "decode_ms_per_token", "decode_ms_per_token_p10", "load_ms", "read_bandwidth_gbps", "roofline_decode_tps" })
+            foreach (string positive in new[] { "prefill_tps", "decode_tps", "decode_ms_per_token", "decode_ms_per_token_p10", "load_ms", "read_bandwidth_gbps", "roofline_decode_tps", "products_only_tps" })
                 Assert.True(run.GetProperty(positive).GetDouble() > 0, positive);
             Assert.Equal(modelBytes, run.GetProperty("mapped_bytes").GetInt64());
             Assert.Equal(ternaryBytes + 2 * c.HiddenSize, run.GetProperty("decode_bytes_per_token").GetInt64());
