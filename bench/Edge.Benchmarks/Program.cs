@@ -4,7 +4,8 @@ namespace Edge.Benchmarks;
 
 /// <summary>
 /// <c>dotnet run -c Release --project bench/Edge.Benchmarks -- compare</c> prints the quick side-by-side table;
-/// any other arguments go to BenchmarkDotNet (e.g. <c>-- --filter *Gemv*</c>).
+/// <c>-- peak</c> the int8 multiply-add ceiling and the batched kernels' rates; any other arguments go to
+/// BenchmarkDotNet (e.g. <c>-- --filter *Gemv*</c>).
 /// </summary>
 public static class Program
 {
@@ -12,8 +13,13 @@ public static class Program
     {
         if (args.Length > 0 && args[0] == "compare")
             return CompareMode.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "peak")
+            return PeakMode.Run(args[1..]);
         if (args.Length > 0 && args[0] is "-h" or "--help")
+        {
             Console.WriteLine(CompareMode.Usage);
+            Console.WriteLine(PeakMode.Usage);
+        }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }
