@@ -8,7 +8,9 @@ public unsafe class KernelEquivalenceTests
 {
     static readonly int[] Columns = [.. Enumerable.Range(1, 20), 31, 32, 33, 63, 64, 65, 100, 127, 128, 129, 200, 255, 256, 257, 299, 300, 511, 512, 513, 1000, 1024, 2816];
     static readonly int[] RowCounts = [1, 2, 3, 7, 16, 17, 64, 65];
-    static readonly int[] Batches = [1, 2, 3, 5, 8];
+    // The AVX kernels tile 2 rows × 4 tokens: every token remainder (n mod 4 = 1..3), one and several groups, and the
+    // 64-token prefill batch with and without a remainder.
+    static readonly int[] Batches = [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 16, 17, 64, 65];
 
     static readonly ScalarTernaryKernel Reference = new();
 
@@ -122,6 +124,13 @@ public unsafe class KernelEquivalenceTests
             var y = new int[3];
             kernel.MatVec(matrix.View, 0, x, -128 * k, y);
             Assert.All(y, v => Assert.Equal(-128 * k, v));
+
+            // The batched path has its own int16 accumulators: 3 rows (a pair and a single row) × 5 tokens (a group of
+            // four and a remainder) reach each of them.
+            const int n = 5;
+            var batch = new int[n * 3];
+            kernel.MatMul(matrix.View, 0, 3, [.. Enumerable.Repeat((sbyte)-128, n * k)], [.. Enumerable.Repeat(-128 * k, n)], n, batch, 3);
+            Assert.All(batch, v => Assert.Equal(-128 * k, v));
         }
     }
 

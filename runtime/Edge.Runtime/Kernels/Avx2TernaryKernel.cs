@@ -24,7 +24,7 @@ public sealed unsafe class Avx2TernaryKernel : TernaryKernel
     const int BlocksPerWiden = 8;
     const int BlocksPerWidenScaled = 4;
     const int TokensPerGroup = 4;
-    const int RowsPerTile = 16;
+    const int RowsPerTile = 64;
 
     public static bool IsSupported => Avx2.IsSupported;
 
@@ -58,9 +58,9 @@ public sealed unsafe class Avx2TernaryKernel : TernaryKernel
         fixed (int* pSums = xSums)
         fixed (int* py = y)
         {
-            // A tile of rows meets four activation vectors at a time: the tile's weights and the four vectors
-            // together stay in L1 while every weight is unpacked once per four tokens and every activation load
-            // feeds two rows.
+            // A tile of rows meets four activation vectors at a time: the four vectors stay in L1 and the tile's
+            // weights in L2 while every weight is unpacked once per four tokens and every activation load feeds two
+            // rows. 64-row tiles measured 1-3 % faster than 16 (fewer passes over the activations).
             for (int tile = 0; tile < rowCount; tile += RowsPerTile)
             {
                 int tileEnd = Math.Min(rowCount, tile + RowsPerTile);
@@ -120,6 +120,18 @@ public sealed unsafe class Avx2TernaryKernel : TernaryKernel
         return Vector256.Sum(acc + Avx2.ShiftRightArithmetic(accScaled, 2));
     }
 
+    /// <summary>
+    /// [Σa, Σb, Σc, Σd] over the int32 lanes of four accumulators: two rounds of <c>vphaddd</c> and one add of the
+    /// 128-bit halves, instead of four separate reductions (measured 4-8 % faster on K = 1024 products, where the
+    /// reductions are a tenth of the work).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector128<int> SumFour(Vector256<int> a, Vector256<int> b, Vector256<int> c, Vector256<int> d)
+    {
+        var sums = Avx2.HorizontalAdd(Avx2.HorizontalAdd(a, b), Avx2.HorizontalAdd(c, d));
+        return sums.GetLower() + sums.GetUpper();
+    }
+
     /// <summary>One weight row against four activation vectors: each 32 codes are unpacked once and used four times.</summary>
     static void DotFourTokens(byte* row, sbyte* x, int k, int blocks, int* sums, int* y, long yStride)
     {
@@ -148,10 +160,11 @@ public sealed unsafe class Avx2TernaryKernel : TernaryKernel
             acc2 += Widen(s2);
             acc3 += Widen(s3);
         }
-        y[0] = Vector256.Sum(acc0) - sums[0];
-        y[yStride] = Vector256.Sum(acc1) - sums[1];
-        y[2 * yStride] = Vector256.Sum(acc2) - sums[2];
-        y[3 * yStride] = Vector256.Sum(acc3) - sums[3];
+        var r = SumFour(acc0, acc1, acc2, acc3) - Sse2.LoadVector128(sums);
+        y[0] = r.ToScalar();
+        y[yStride] = r.GetElement(1);
+        y[2 * yStride] = r.GetElement(2);
+        y[3 * yStride] = r.GetElement(3);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -199,14 +212,17 @@ public sealed unsafe class Avx2TernaryKernel : TernaryKernel
             b2 += Widen(sb2);
             b3 += Widen(sb3);
         }
-        y[0] = Vector256.Sum(a0) - sums[0];
-        y[1] = Vector256.Sum(b0) - sums[0];
-        y[yStride] = Vector256.Sum(a1) - sums[1];
-        y[yStride + 1] = Vector256.Sum(b1) - sums[1];
-        y[2 * yStride] = Vector256.Sum(a2) - sums[2];
-        y[2 * yStride + 1] = Vector256.Sum(b2) - sums[2];
-        y[3 * yStride] = Vector256.Sum(a3) - sums[3];
-        y[3 * yStride + 1] = Vector256.Sum(b3) - sums[3];
+        var s4 = Sse2.LoadVector128(sums);
+        var ra = SumFour(a0, a1, a2, a3) - s4;
+        var rb = SumFour(b0, b1, b2, b3) - s4;
+        y[0] = ra.ToScalar();
+        y[1] = rb.ToScalar();
+        y[yStride] = ra.GetElement(1);
+        y[yStride + 1] = rb.GetElement(1);
+        y[2 * yStride] = ra.GetElement(2);
+        y[2 * yStride + 1] = rb.GetElement(2);
+        y[3 * yStride] = ra.GetElement(3);
+        y[3 * yStride + 1] = rb.GetElement(3);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
