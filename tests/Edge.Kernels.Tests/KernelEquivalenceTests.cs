@@ -6,10 +6,11 @@ namespace Edge.Kernels.Tests;
 /// <summary>Every kernel this CPU offers must return exactly what the scalar reference returns.</summary>
 public unsafe class KernelEquivalenceTests
 {
-    static readonly int[] Columns = [.. Enumerable.Range(1, 20), 31, 32, 33, 63, 64, 65, 100, 127, 128, 129, 200, 255, 256, 257, 299, 300, 511, 512, 513, 1000, 1024, 2816];
+    static readonly int[] Columns = [.. Enumerable.Range(1, 20), 31, 32, 33, 63, 64, 65, 100, 127, 128, 129, 200, 255, 256, 257, 299, 300, 511, 512, 513, 1000, 1024, 2816, 3072, 3073, 6912];
     static readonly int[] RowCounts = [1, 2, 3, 7, 16, 17, 64, 65];
-    // The AVX kernels tile 2 rows × 4 tokens: every token remainder (n mod 4 = 1..3), one and several groups, and the
-    // 64-token prefill batch with and without a remainder.
+    // The AVX2 kernel runs 8-token groups (a last group of 4-7 zero-padded) for rows up to K = 3072 and 2 rows × 4
+    // tokens beyond, the AVX-512 kernel 2 × 4 everywhere; single tokens are left over. Every remainder, one and several
+    // groups, and the 64-token prefill batch with and without a remainder.
     static readonly int[] Batches = [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 16, 17, 64, 65];
 
     static readonly ScalarTernaryKernel Reference = new();
@@ -111,12 +112,13 @@ public unsafe class KernelEquivalenceTests
         Assert.Throws<ArgumentException>(() => kernel.MatMul(matrix.View, 0, 4, new sbyte[2 * x.Length], [0, 0], 2, new int[7], 4));
     }
 
-    [Fact]
-    public void TheOverflowBoundIsReachedExactly()
+    [Theory]
+    [InlineData(3072)] // the longest row of the AVX2 eight-token batched path
+    [InlineData(8192)] // every other path
+    public void TheOverflowBoundIsReachedExactly(int k)
     {
         // All weights +1 against all -128: every 16-bit pair sum is -512, the most negative a kernel can see, and a
         // long row makes every int16 stage fill to its limit before widening.
-        const int k = 8192;
         using var matrix = TestMatrix.Create(3, k, WeightPattern.AllPlusOne, new Random(5));
         var x = Enumerable.Repeat((sbyte)-128, k).ToArray();
         foreach (var kernel in KernelFactory.Available)
@@ -125,9 +127,9 @@ public unsafe class KernelEquivalenceTests
             kernel.MatVec(matrix.View, 0, x, -128 * k, y);
             Assert.All(y, v => Assert.Equal(-128 * k, v));
 
-            // The batched path has its own int16 accumulators: 3 rows (a pair and a single row) × 5 tokens (a group of
-            // four and a remainder) reach each of them.
-            const int n = 5;
+            // The batched paths have their own int16 accumulators: 3 rows (a pair and a single row) × 13 tokens (groups
+            // of eight and of four, a zero-padded group, single-token remainders) reach each of them.
+            const int n = 13;
             var batch = new int[n * 3];
             kernel.MatMul(matrix.View, 0, 3, [.. Enumerable.Repeat((sbyte)-128, n * k)], [.. Enumerable.Repeat(-128 * k, n)], n, batch, 3);
             Assert.All(batch, v => Assert.Equal(-128 * k, v));
