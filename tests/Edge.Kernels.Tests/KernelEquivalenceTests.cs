@@ -8,9 +8,9 @@ public unsafe class KernelEquivalenceTests
 {
     static readonly int[] Columns = [.. Enumerable.Range(1, 20), 31, 32, 33, 63, 64, 65, 100, 127, 128, 129, 200, 255, 256, 257, 299, 300, 511, 512, 513, 1000, 1024, 2816, 3072, 3073, 6912];
     static readonly int[] RowCounts = [1, 2, 3, 7, 16, 17, 64, 65];
-    // The AVX2 kernel runs 8-token groups (a last group of 4-7 zero-padded) for rows up to K = 3072 and 2 rows × 4
-    // tokens beyond, the AVX-512 kernel 2 × 4 everywhere; single tokens are left over. Every remainder, one and several
-    // groups, and the 64-token prefill batch with and without a remainder.
+    // The AVX kernels run 8-token groups (a last group of 4-7 zero-padded) for rows up to K = 3072 and 2 rows × 4
+    // tokens beyond; single tokens are left over. Every remainder, one and several groups, and the 64-token prefill
+    // batch with and without a remainder.
     static readonly int[] Batches = [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 16, 17, 64, 65];
 
     static readonly ScalarTernaryKernel Reference = new();
@@ -113,7 +113,7 @@ public unsafe class KernelEquivalenceTests
     }
 
     [Theory]
-    [InlineData(3072)] // the longest row of the AVX2 eight-token batched path
+    [InlineData(3072)] // the longest row of the AVX eight-token batched paths
     [InlineData(8192)] // every other path
     public void TheOverflowBoundIsReachedExactly(int k)
     {

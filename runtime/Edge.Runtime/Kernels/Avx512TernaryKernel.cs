@@ -13,13 +13,27 @@ namespace Edge.Runtime.Kernels;
 /// in decode and issue slots, not in arithmetic).
 /// </summary>
 /// <remarks>
-/// Overflow: each block adds 4 pair sums ∈ [-512, 508] into every int16 lane, so <see cref="BlocksPerWiden"/> = 16
-/// blocks give at most 64 of them, [-32768, 32512], before widening.
+/// Overflow: each block adds 4 pair sums ∈ [-512, 508] into every int16 lane of a row × token accumulator (GEMV and
+/// both batched paths), so <see cref="BlocksPerWiden"/> = 16 blocks give at most 64 of them, [-32768, 32512], before
+/// widening. On Zen 4 the batched product is still 5-10 % slower than AVX2's: the register-only vpmaddubsw + vpaddw
+/// loop peaks lower with zmm than with ymm there (<c>Edge.Benchmarks peak</c>).
 /// </remarks>
 public sealed unsafe class Avx512TernaryKernel : TernaryKernel
 {
     const int BlocksPerWiden = 16;
-    const int TokensPerGroup = 4;
+    const int TokensPerGroup = 8;
+
+    /// <summary>Fewer tokens than this left over run as single-token products: a padded group would waste more.</summary>
+    const int MinPaddedGroup = 4;
+
+    /// <summary>
+    /// Longest row for the eight-token path: 8 tokens × 3072 packed activations are 24 KiB, which with the streaming
+    /// weights still fits a 32 KiB L1; it is also below <see cref="BlocksPerWiden"/>, so one widening per row does.
+    /// Longer rows use two rows × four tokens.
+    /// </summary>
+    const int MaxEightTokenBlocks = 12;
+
+    const int TokensPerSmallGroup = 4;
     const int RowsPerTile = 64;
 
     public static bool IsSupported => Avx512BW.IsSupported;
@@ -50,32 +64,145 @@ public sealed unsafe class Avx512TernaryKernel : TernaryKernel
         int blocks = w.RowBytes / TernaryPacking.BlockBytes;
         long rowBytes = w.RowBytes;
         int k = w.PaddedColumns;
+        byte* rows = w.Data + rowStart * rowBytes;
         fixed (sbyte* px = x)
         fixed (int* pSums = xSums)
         fixed (int* py = y)
         {
-            // A tile of rows meets four activation vectors at a time: the four vectors stay in L1 and the tile's
-            // weights in L2 while every weight is unpacked once per four tokens and every activation load feeds two
-            // rows. 64-row tiles measured 1-3 % faster than 16 (fewer passes over the activations).
-            for (int tile = 0; tile < rowCount; tile += RowsPerTile)
+            int b = blocks <= MaxEightTokenBlocks
+                ? EightTokenGroups(rows, rowBytes, rowCount, blocks, k, px, pSums, n, py, yStride)
+                : FourTokenGroups(rows, rowBytes, rowCount, blocks, k, px, pSums, n, py, yStride);
+            for (; b < n; b++)
+                for (int i = 0; i < rowCount; i++)
+                    py[(long)b * yStride + i] = Dot(rows + i * rowBytes, px + (long)b * k, blocks) - pSums[b];
+        }
+    }
+
+    /// <summary>
+    /// Eight tokens at a time, as in the AVX2 kernel: their activations are copied into one slice of ≤ 24 KiB that
+    /// stays in L1 while every row of the range streams through it, so each unpacked code vector feeds eight
+    /// multiply-adds from consecutive addresses. A last group of 4-7 tokens is padded with zeros; fewer are left to
+    /// the caller.
+    /// </summary>
+    /// <returns>The first token not done.</returns>
+    static int EightTokenGroups(byte* rows, long rowBytes, int rowCount, int blocks, int k, sbyte* x, int* sums, int n, int* y, int yStride)
+    {
+        const int packedBytes = TokensPerGroup * MaxEightTokenBlocks * TernaryPacking.BlockWeights;
+        sbyte* packedSpace = stackalloc sbyte[packedBytes + 64];
+        sbyte* packed = (sbyte*)(((nint)packedSpace + 63) & ~(nint)63);
+        int* groupSums = stackalloc int[TokensPerGroup];
+        int b = 0;
+        for (; n - b >= MinPaddedGroup; b += TokensPerGroup)
+        {
+            int tokens = Math.Min(TokensPerGroup, n - b);
+            for (int t = 0; t < TokensPerGroup; t++)
+                groupSums[t] = t < tokens ? sums[b + t] : 0;
+            Pack(x + (long)b * k, k, tokens, blocks, packed);
+            int* yb = y + (long)b * yStride;
+            for (int i = 0; i < rowCount; i++)
+                RowEightTokens(rows + i * rowBytes, packed, blocks, groupSums, tokens, yb + i, yStride);
+        }
+        return Math.Min(b, n);
+    }
+
+    /// <summary>
+    /// Four tokens at a time for rows too long for the eight-token slice: a 64-row tile meets four activation vectors
+    /// (in place, stride k), the vectors in L1 and the tile's weights in L2, two rows per activation load.
+    /// </summary>
+    /// <returns>The first token not done.</returns>
+    static int FourTokenGroups(byte* rows, long rowBytes, int rowCount, int blocks, int k, sbyte* x, int* sums, int n, int* y, int yStride)
+    {
+        int groups = n / TokensPerSmallGroup;
+        for (int tile = 0; tile < rowCount; tile += RowsPerTile)
+        {
+            int tileEnd = Math.Min(rowCount, tile + RowsPerTile);
+            for (int g = 0; g < groups; g++)
             {
-                int tileEnd = Math.Min(rowCount, tile + RowsPerTile);
-                int b = 0;
-                for (; b + TokensPerGroup <= n; b += TokensPerGroup)
-                {
-                    sbyte* xb = px + (long)b * k;
-                    int* yb = py + (long)b * yStride;
-                    int i = tile;
-                    for (; i + 2 <= tileEnd; i += 2)
-                        DotTwoRowsFourTokens(w.Data + (rowStart + i) * rowBytes, rowBytes, xb, k, blocks, pSums + b, yb + i, yStride);
-                    if (i < tileEnd)
-                        DotFourTokens(w.Data + (rowStart + i) * rowBytes, xb, k, blocks, pSums + b, yb + i, yStride);
-                }
-                for (; b < n; b++)
-                    for (int i = tile; i < tileEnd; i++)
-                        py[(long)b * yStride + i] = Dot(w.Data + (rowStart + i) * rowBytes, px + (long)b * k, blocks) - pSums[b];
+                int b = g * TokensPerSmallGroup;
+                sbyte* xb = x + (long)b * k;
+                int* yb = y + (long)b * yStride;
+                int i = tile;
+                for (; i + 2 <= tileEnd; i += 2)
+                    DotTwoRowsFourTokens(rows + i * rowBytes, rowBytes, xb, k, blocks, sums + b, yb + i, yStride);
+                if (i < tileEnd)
+                    DotFourTokens(rows + i * rowBytes, xb, k, blocks, sums + b, yb + i, yStride);
             }
         }
+        return groups * TokensPerSmallGroup;
+    }
+
+    /// <summary>
+    /// Copies <paramref name="blocks"/> blocks of <paramref name="tokens"/> activation vectors (stride k) so that the
+    /// 64 bytes of token t at column 64·c land at (8·c + t)·64; missing tokens of a short group are zeros.
+    /// </summary>
+    static void Pack(sbyte* x, int k, int tokens, int blocks, sbyte* packed)
+    {
+        int chunks = blocks * TernaryPacking.BlockWeights / 64;
+        for (int t = 0; t < TokensPerGroup; t++)
+        {
+            sbyte* source = x + (long)t * k;
+            sbyte* target = packed + 64 * t;
+            if (t < tokens)
+                for (int c = 0; c < chunks; c++)
+                    Vector512.Store(Vector512.Load(source + c * 64), target + c * 64 * TokensPerGroup);
+            else
+                for (int c = 0; c < chunks; c++)
+                    Vector512.Store(Vector512<sbyte>.Zero, target + c * 64 * TokensPerGroup);
+        }
+    }
+
+    /// <summary>
+    /// One weight row against the eight packed activation vectors: each 64 codes are unpacked once and used eight
+    /// times; the loads fold into the multiply-adds. At most <see cref="MaxEightTokenBlocks"/> blocks: one widening.
+    /// </summary>
+    static void RowEightTokens(byte* row, sbyte* packed, int blocks, int* sums, int tokens, int* y, long yStride)
+    {
+        Vector512<short> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
+        for (int block = 0; block < blocks; block++)
+        {
+            var codes = Vector512.Load(row + block * TernaryPacking.BlockBytes);
+            sbyte* xb = packed + block * TernaryPacking.BlockWeights * TokensPerGroup;
+            AccumulateEight(codes & Vector512.Create((byte)3), xb, ref s0, ref s1, ref s2, ref s3, ref s4, ref s5, ref s6, ref s7);
+            AccumulateEight(Codes(codes, 2), xb + 512, ref s0, ref s1, ref s2, ref s3, ref s4, ref s5, ref s6, ref s7);
+            AccumulateEight(Codes(codes, 4), xb + 1024, ref s0, ref s1, ref s2, ref s3, ref s4, ref s5, ref s6, ref s7);
+            AccumulateEight(Codes(codes, 6), xb + 1536, ref s0, ref s1, ref s2, ref s3, ref s4, ref s5, ref s6, ref s7);
+        }
+        var abcd = Avx2.HorizontalAdd(Avx2.HorizontalAdd(Fold(Widen(s0)), Fold(Widen(s1))), Avx2.HorizontalAdd(Fold(Widen(s2)), Fold(Widen(s3))));
+        var efgh = Avx2.HorizontalAdd(Avx2.HorizontalAdd(Fold(Widen(s4)), Fold(Widen(s5))), Avx2.HorizontalAdd(Fold(Widen(s6)), Fold(Widen(s7))));
+        var total = Avx2.Permute2x128(abcd, efgh, 0x20) + Avx2.Permute2x128(abcd, efgh, 0x31) - Avx.LoadVector256(sums);
+        if (tokens == TokensPerGroup)
+        {
+            var low = total.GetLower();
+            var high = total.GetUpper();
+            y[0] = low.ToScalar();
+            y[yStride] = low.GetElement(1);
+            y[2 * yStride] = low.GetElement(2);
+            y[3 * yStride] = low.GetElement(3);
+            y[4 * yStride] = high.ToScalar();
+            y[5 * yStride] = high.GetElement(1);
+            y[6 * yStride] = high.GetElement(2);
+            y[7 * yStride] = high.GetElement(3);
+        }
+        else
+        {
+            for (int t = 0; t < tokens; t++)
+                y[t * yStride] = total.GetElement(t);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void AccumulateEight(Vector512<byte> codes, sbyte* x,
+        ref Vector512<short> s0, ref Vector512<short> s1, ref Vector512<short> s2, ref Vector512<short> s3,
+        ref Vector512<short> s4, ref Vector512<short> s5, ref Vector512<short> s6, ref Vector512<short> s7)
+    {
+        s0 += Madd(codes, x);
+        s1 += Madd(codes, x + 64);
+        s2 += Madd(codes, x + 128);
+        s3 += Madd(codes, x + 192);
+        s4 += Madd(codes, x + 256);
+        s5 += Madd(codes, x + 320);
+        s6 += Madd(codes, x + 384);
+        s7 += Madd(codes, x + 448);
     }
 
     /// <summary>The codes of the weights in bits shift..shift+1 of every byte.</summary>
