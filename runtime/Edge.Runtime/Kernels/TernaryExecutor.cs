@@ -142,9 +142,17 @@ public sealed unsafe class TernaryExecutor : IDisposable
 
         RunChunks(generation);
 
+        // The other threads' chunks end within microseconds of this one's: spin without yielding first (a yield is
+        // a system call and a trip through the scheduler), and yield only if a worker lost its core (busy machine).
+        long yieldAfter = Stopwatch.GetTimestamp() + SpinTime / 4;
         var spinner = new SpinWait();
         while (Volatile.Read(ref _done) != chunks)
-            spinner.SpinOnce(sleep1Threshold: -1);
+        {
+            if (Stopwatch.GetTimestamp() < yieldAfter)
+                Thread.SpinWait(1);
+            else
+                spinner.SpinOnce(sleep1Threshold: -1);
+        }
         Array.Clear(_products);
         if (_failure is { } failure)
         {
@@ -286,7 +294,7 @@ public sealed unsafe class TernaryExecutor : IDisposable
                     return generation;
                 if (Stopwatch.GetTimestamp() < spinUntil)
                 {
-                    Thread.SpinWait(16);
+                    Thread.SpinWait(1);
                     continue;
                 }
                 Interlocked.Exchange(ref _sleeping, 1);
