@@ -15,6 +15,9 @@ public unsafe class KernelEquivalenceTests
 
     static readonly ScalarTernaryKernel Reference = new();
 
+    /// <summary>Fills output space a kernel must not write.</summary>
+    const int Canary = unchecked((int)0xDEADBEEF);
+
     public static TheoryData<string> KernelNames() => [.. KernelFactory.Available.Select(k => k.Name)];
 
     public enum WeightPattern { Random, AllZero, AllPlusOne, AllMinusOne }
@@ -51,6 +54,13 @@ public unsafe class KernelEquivalenceTests
     {
         var kernel = KernelFactory.Select(kernelName);
         var rng = new Random(4242);
+        // One set of buffers for the whole sweep: thousands of large short-lived arrays made the arm64 run under qemu
+        // crash in the garbage collector.
+        int maxBatch = Batches.Max(), maxRows = RowCounts.Max();
+        var xBuffer = new sbyte[maxBatch * TernaryPacking.PaddedLength(Columns.Max())];
+        var sumBuffer = new int[maxBatch];
+        var expectedBuffer = new int[maxBatch * maxRows];
+        var actualBuffer = new int[maxBatch * maxRows];
         foreach (int k in Columns)
             foreach (int rows in RowCounts)
                 foreach (int n in Batches)
@@ -58,13 +68,24 @@ public unsafe class KernelEquivalenceTests
                     var weights = (WeightPattern)rng.Next(4);
                     var pattern = (ActivationPattern)rng.Next(5);
                     using var matrix = TestMatrix.Create(rows, k, weights, rng);
-                    var x = Activations(k, n, pattern, rng);
-                    var sums = Sums(x, n, matrix.View.PaddedColumns);
-                    var expected = new int[n * rows];
-                    var actual = new int[n * rows];
+                    int kPad = matrix.View.PaddedColumns;
+                    var x = xBuffer.AsSpan(0, n * kPad);
+                    FillActivations(x, k, n, pattern, rng);
+                    var sums = sumBuffer.AsSpan(0, n);
+                    for (int b = 0; b < n; b++)
+                    {
+                        int sum = 0;
+                        foreach (sbyte v in x.Slice(b * kPad, kPad))
+                            sum += v;
+                        sums[b] = sum;
+                    }
+                    var expected = expectedBuffer.AsSpan(0, n * rows);
+                    var actual = actualBuffer.AsSpan(0, n * rows);
+                    actualBuffer.AsSpan().Fill(Canary);
                     Reference.MatMul(matrix.View, 0, rows, x, sums, n, expected, rows);
                     kernel.MatMul(matrix.View, 0, rows, x, sums, n, actual, rows);
                     Assert.True(expected.SequenceEqual(actual), $"{kernelName} MatMul K={k} N={rows} n={n} {weights}/{pattern}");
+                    Assert.True(actualBuffer.AsSpan(n * rows).IndexOfAnyExcept(Canary) < 0, $"{kernelName} MatMul K={k} N={rows} n={n} wrote past its output");
                 }
     }
 
@@ -138,8 +159,16 @@ public unsafe class KernelEquivalenceTests
 
     internal static sbyte[] Activations(int k, int n, ActivationPattern pattern, Random rng)
     {
+        var x = new sbyte[n * TernaryPacking.PaddedLength(k)];
+        FillActivations(x, k, n, pattern, rng);
+        return x;
+    }
+
+    /// <summary>n vectors of K activations, each padded with zeros to whole blocks.</summary>
+    static void FillActivations(Span<sbyte> x, int k, int n, ActivationPattern pattern, Random rng)
+    {
         int kPad = TernaryPacking.PaddedLength(k);
-        var x = new sbyte[n * kPad];
+        x[..(n * kPad)].Clear();
         for (int b = 0; b < n; b++)
             for (int i = 0; i < k; i++)
                 x[b * kPad + i] = pattern switch
@@ -150,7 +179,6 @@ public unsafe class KernelEquivalenceTests
                     ActivationPattern.Alternating => (i & 1) == 0 ? (sbyte)127 : (sbyte)-128,
                     _ => (sbyte)rng.Next(-128, 128),
                 };
-        return x;
     }
 
     internal static int[] Sums(sbyte[] x, int n, int kPad)
