@@ -128,18 +128,18 @@ static class PeakMode
         // 24 chains need 25 registers: only CPUs with AVX-512 (32 vector registers) get them without spills.
         if (Avx2.IsSupported && Avx512F.VL.IsSupported)
         {
-            list.Add(new("ymm vpmaddubsw alone", 32, 1, 24, MaddYmm24));
-            list.Add(new("ymm vpmaddubsw + vpaddw", 32, 2, 24, MaddAddYmm24));
+            list.Add(new("ymm vpmaddubsw alone", 32, 1, 24, Chains24<Vector256<short>, YmmMadd>));
+            list.Add(new("ymm vpmaddubsw + vpaddw", 32, 2, 24, Chains24<Vector256<short>, YmmMaddAdd>));
         }
         else if (Avx2.IsSupported)
         {
-            list.Add(new("ymm vpmaddubsw alone", 32, 1, 12, MaddYmm12));
-            list.Add(new("ymm vpmaddubsw + vpaddw", 32, 2, 12, MaddAddYmm12));
+            list.Add(new("ymm vpmaddubsw alone", 32, 1, 12, Chains12<Vector256<short>, YmmMadd>));
+            list.Add(new("ymm vpmaddubsw + vpaddw", 32, 2, 12, Chains12<Vector256<short>, YmmMaddAdd>));
         }
         if (Avx512BW.IsSupported)
         {
-            list.Add(new("zmm vpmaddubsw alone", 64, 1, 24, MaddZmm24));
-            list.Add(new("zmm vpmaddubsw + vpaddw", 64, 2, 24, MaddAddZmm24));
+            list.Add(new("zmm vpmaddubsw alone", 64, 1, 24, Chains24<Vector512<short>, ZmmMadd>));
+            list.Add(new("zmm vpmaddubsw + vpaddw", 64, 2, 24, Chains24<Vector512<short>, ZmmMaddAdd>));
         }
         return list;
     }
@@ -201,204 +201,93 @@ static class PeakMode
         return a.ToScalar();
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    static long MaddYmm12(long steps)
+    /// <summary>One step of a ceiling chain on one vector type: the instructions being measured.</summary>
+    /// <remarks>Static abstract members on structs: the JIT compiles the chain loops once per step type, inlined.</remarks>
+    interface IChainStep<TVector> where TVector : struct
     {
-        var x = Vector256.Create((sbyte)(steps | 1));
-        var (a0, a1, a2, a3, a4, a5) = (Vector256.Create((short)0), Vector256.Create((short)1), Vector256.Create((short)2), Vector256.Create((short)3), Vector256.Create((short)4), Vector256.Create((short)5));
-        var (a6, a7, a8, a9, a10, a11) = (Vector256.Create((short)6), Vector256.Create((short)7), Vector256.Create((short)8), Vector256.Create((short)9), Vector256.Create((short)10), Vector256.Create((short)11));
-        for (long i = 0; i < steps; i++)
-        {
-            a0 = Avx2.MultiplyAddAdjacent(a0.AsByte(), x);
-            a1 = Avx2.MultiplyAddAdjacent(a1.AsByte(), x);
-            a2 = Avx2.MultiplyAddAdjacent(a2.AsByte(), x);
-            a3 = Avx2.MultiplyAddAdjacent(a3.AsByte(), x);
-            a4 = Avx2.MultiplyAddAdjacent(a4.AsByte(), x);
-            a5 = Avx2.MultiplyAddAdjacent(a5.AsByte(), x);
-            a6 = Avx2.MultiplyAddAdjacent(a6.AsByte(), x);
-            a7 = Avx2.MultiplyAddAdjacent(a7.AsByte(), x);
-            a8 = Avx2.MultiplyAddAdjacent(a8.AsByte(), x);
-            a9 = Avx2.MultiplyAddAdjacent(a9.AsByte(), x);
-            a10 = Avx2.MultiplyAddAdjacent(a10.AsByte(), x);
-            a11 = Avx2.MultiplyAddAdjacent(a11.AsByte(), x);
-        }
-        return (a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7 ^ a8 ^ a9 ^ a10 ^ a11).ToScalar();
+        static abstract TVector Seed(int chain);
+        static abstract TVector Multiplier(long steps);
+        static abstract TVector Step(TVector accumulator, TVector multiplier);
+        static abstract TVector Xor(TVector a, TVector b);
+        static abstract long ToScalar(TVector a);
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    static long MaddAddYmm12(long steps)
+    readonly struct YmmMadd : IChainStep<Vector256<short>>
     {
-        var x = Vector256.Create((sbyte)(steps | 1));
-        var (a0, a1, a2, a3, a4, a5) = (Vector256.Create((short)0), Vector256.Create((short)1), Vector256.Create((short)2), Vector256.Create((short)3), Vector256.Create((short)4), Vector256.Create((short)5));
-        var (a6, a7, a8, a9, a10, a11) = (Vector256.Create((short)6), Vector256.Create((short)7), Vector256.Create((short)8), Vector256.Create((short)9), Vector256.Create((short)10), Vector256.Create((short)11));
-        for (long i = 0; i < steps; i++)
-        {
-            a0 += Avx2.MultiplyAddAdjacent(a0.AsByte(), x);
-            a1 += Avx2.MultiplyAddAdjacent(a1.AsByte(), x);
-            a2 += Avx2.MultiplyAddAdjacent(a2.AsByte(), x);
-            a3 += Avx2.MultiplyAddAdjacent(a3.AsByte(), x);
-            a4 += Avx2.MultiplyAddAdjacent(a4.AsByte(), x);
-            a5 += Avx2.MultiplyAddAdjacent(a5.AsByte(), x);
-            a6 += Avx2.MultiplyAddAdjacent(a6.AsByte(), x);
-            a7 += Avx2.MultiplyAddAdjacent(a7.AsByte(), x);
-            a8 += Avx2.MultiplyAddAdjacent(a8.AsByte(), x);
-            a9 += Avx2.MultiplyAddAdjacent(a9.AsByte(), x);
-            a10 += Avx2.MultiplyAddAdjacent(a10.AsByte(), x);
-            a11 += Avx2.MultiplyAddAdjacent(a11.AsByte(), x);
-        }
-        return (a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7 ^ a8 ^ a9 ^ a10 ^ a11).ToScalar();
+        public static Vector256<short> Seed(int chain) => Vector256.Create((short)chain);
+        public static Vector256<short> Multiplier(long steps) => Vector256.Create((sbyte)(steps | 1)).AsInt16();
+        public static Vector256<short> Step(Vector256<short> a, Vector256<short> x) => Avx2.MultiplyAddAdjacent(a.AsByte(), x.AsSByte());
+        public static Vector256<short> Xor(Vector256<short> a, Vector256<short> b) => a ^ b;
+        public static long ToScalar(Vector256<short> a) => a.ToScalar();
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    static long MaddYmm24(long steps)
+    readonly struct YmmMaddAdd : IChainStep<Vector256<short>>
     {
-        var x = Vector256.Create((sbyte)(steps | 1));
-        var (a0, a1, a2, a3, a4, a5) = (Vector256.Create((short)0), Vector256.Create((short)1), Vector256.Create((short)2), Vector256.Create((short)3), Vector256.Create((short)4), Vector256.Create((short)5));
-        var (a6, a7, a8, a9, a10, a11) = (Vector256.Create((short)6), Vector256.Create((short)7), Vector256.Create((short)8), Vector256.Create((short)9), Vector256.Create((short)10), Vector256.Create((short)11));
-        var (a12, a13, a14, a15, a16, a17) = (Vector256.Create((short)12), Vector256.Create((short)13), Vector256.Create((short)14), Vector256.Create((short)15), Vector256.Create((short)16), Vector256.Create((short)17));
-        var (a18, a19, a20, a21, a22, a23) = (Vector256.Create((short)18), Vector256.Create((short)19), Vector256.Create((short)20), Vector256.Create((short)21), Vector256.Create((short)22), Vector256.Create((short)23));
-        for (long i = 0; i < steps; i++)
-        {
-            a0 = Avx2.MultiplyAddAdjacent(a0.AsByte(), x);
-            a1 = Avx2.MultiplyAddAdjacent(a1.AsByte(), x);
-            a2 = Avx2.MultiplyAddAdjacent(a2.AsByte(), x);
-            a3 = Avx2.MultiplyAddAdjacent(a3.AsByte(), x);
-            a4 = Avx2.MultiplyAddAdjacent(a4.AsByte(), x);
-            a5 = Avx2.MultiplyAddAdjacent(a5.AsByte(), x);
-            a6 = Avx2.MultiplyAddAdjacent(a6.AsByte(), x);
-            a7 = Avx2.MultiplyAddAdjacent(a7.AsByte(), x);
-            a8 = Avx2.MultiplyAddAdjacent(a8.AsByte(), x);
-            a9 = Avx2.MultiplyAddAdjacent(a9.AsByte(), x);
-            a10 = Avx2.MultiplyAddAdjacent(a10.AsByte(), x);
-            a11 = Avx2.MultiplyAddAdjacent(a11.AsByte(), x);
-            a12 = Avx2.MultiplyAddAdjacent(a12.AsByte(), x);
-            a13 = Avx2.MultiplyAddAdjacent(a13.AsByte(), x);
-            a14 = Avx2.MultiplyAddAdjacent(a14.AsByte(), x);
-            a15 = Avx2.MultiplyAddAdjacent(a15.AsByte(), x);
-            a16 = Avx2.MultiplyAddAdjacent(a16.AsByte(), x);
-            a17 = Avx2.MultiplyAddAdjacent(a17.AsByte(), x);
-            a18 = Avx2.MultiplyAddAdjacent(a18.AsByte(), x);
-            a19 = Avx2.MultiplyAddAdjacent(a19.AsByte(), x);
-            a20 = Avx2.MultiplyAddAdjacent(a20.AsByte(), x);
-            a21 = Avx2.MultiplyAddAdjacent(a21.AsByte(), x);
-            a22 = Avx2.MultiplyAddAdjacent(a22.AsByte(), x);
-            a23 = Avx2.MultiplyAddAdjacent(a23.AsByte(), x);
-        }
-        return (a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7 ^ a8 ^ a9 ^ a10 ^ a11 ^ a12 ^ a13 ^ a14 ^ a15 ^ a16 ^ a17 ^ a18 ^ a19 ^ a20 ^ a21 ^ a22 ^ a23).ToScalar();
+        public static Vector256<short> Seed(int chain) => YmmMadd.Seed(chain);
+        public static Vector256<short> Multiplier(long steps) => YmmMadd.Multiplier(steps);
+        public static Vector256<short> Step(Vector256<short> a, Vector256<short> x) => a + Avx2.MultiplyAddAdjacent(a.AsByte(), x.AsSByte());
+        public static Vector256<short> Xor(Vector256<short> a, Vector256<short> b) => a ^ b;
+        public static long ToScalar(Vector256<short> a) => a.ToScalar();
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    static long MaddAddYmm24(long steps)
+    readonly struct ZmmMadd : IChainStep<Vector512<short>>
     {
-        var x = Vector256.Create((sbyte)(steps | 1));
-        var (a0, a1, a2, a3, a4, a5) = (Vector256.Create((short)0), Vector256.Create((short)1), Vector256.Create((short)2), Vector256.Create((short)3), Vector256.Create((short)4), Vector256.Create((short)5));
-        var (a6, a7, a8, a9, a10, a11) = (Vector256.Create((short)6), Vector256.Create((short)7), Vector256.Create((short)8), Vector256.Create((short)9), Vector256.Create((short)10), Vector256.Create((short)11));
-        var (a12, a13, a14, a15, a16, a17) = (Vector256.Create((short)12), Vector256.Create((short)13), Vector256.Create((short)14), Vector256.Create((short)15), Vector256.Create((short)16), Vector256.Create((short)17));
-        var (a18, a19, a20, a21, a22, a23) = (Vector256.Create((short)18), Vector256.Create((short)19), Vector256.Create((short)20), Vector256.Create((short)21), Vector256.Create((short)22), Vector256.Create((short)23));
-        for (long i = 0; i < steps; i++)
-        {
-            a0 += Avx2.MultiplyAddAdjacent(a0.AsByte(), x);
-            a1 += Avx2.MultiplyAddAdjacent(a1.AsByte(), x);
-            a2 += Avx2.MultiplyAddAdjacent(a2.AsByte(), x);
-            a3 += Avx2.MultiplyAddAdjacent(a3.AsByte(), x);
-            a4 += Avx2.MultiplyAddAdjacent(a4.AsByte(), x);
-            a5 += Avx2.MultiplyAddAdjacent(a5.AsByte(), x);
-            a6 += Avx2.MultiplyAddAdjacent(a6.AsByte(), x);
-            a7 += Avx2.MultiplyAddAdjacent(a7.AsByte(), x);
-            a8 += Avx2.MultiplyAddAdjacent(a8.AsByte(), x);
-            a9 += Avx2.MultiplyAddAdjacent(a9.AsByte(), x);
-            a10 += Avx2.MultiplyAddAdjacent(a10.AsByte(), x);
-            a11 += Avx2.MultiplyAddAdjacent(a11.AsByte(), x);
-            a12 += Avx2.MultiplyAddAdjacent(a12.AsByte(), x);
-            a13 += Avx2.MultiplyAddAdjacent(a13.AsByte(), x);
-            a14 += Avx2.MultiplyAddAdjacent(a14.AsByte(), x);
-            a15 += Avx2.MultiplyAddAdjacent(a15.AsByte(), x);
-            a16 += Avx2.MultiplyAddAdjacent(a16.AsByte(), x);
-            a17 += Avx2.MultiplyAddAdjacent(a17.AsByte(), x);
-            a18 += Avx2.MultiplyAddAdjacent(a18.AsByte(), x);
-            a19 += Avx2.MultiplyAddAdjacent(a19.AsByte(), x);
-            a20 += Avx2.MultiplyAddAdjacent(a20.AsByte(), x);
-            a21 += Avx2.MultiplyAddAdjacent(a21.AsByte(), x);
-            a22 += Avx2.MultiplyAddAdjacent(a22.AsByte(), x);
-            a23 += Avx2.MultiplyAddAdjacent(a23.AsByte(), x);
-        }
-        return (a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7 ^ a8 ^ a9 ^ a10 ^ a11 ^ a12 ^ a13 ^ a14 ^ a15 ^ a16 ^ a17 ^ a18 ^ a19 ^ a20 ^ a21 ^ a22 ^ a23).ToScalar();
+        public static Vector512<short> Seed(int chain) => Vector512.Create((short)chain);
+        public static Vector512<short> Multiplier(long steps) => Vector512.Create((sbyte)(steps | 1)).AsInt16();
+        public static Vector512<short> Step(Vector512<short> a, Vector512<short> x) => Avx512BW.MultiplyAddAdjacent(a.AsByte(), x.AsSByte());
+        public static Vector512<short> Xor(Vector512<short> a, Vector512<short> b) => a ^ b;
+        public static long ToScalar(Vector512<short> a) => a.ToScalar();
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    static long MaddZmm24(long steps)
+    readonly struct ZmmMaddAdd : IChainStep<Vector512<short>>
     {
-        var x = Vector512.Create((sbyte)(steps | 1));
-        var (a0, a1, a2, a3, a4, a5) = (Vector512.Create((short)0), Vector512.Create((short)1), Vector512.Create((short)2), Vector512.Create((short)3), Vector512.Create((short)4), Vector512.Create((short)5));
-        var (a6, a7, a8, a9, a10, a11) = (Vector512.Create((short)6), Vector512.Create((short)7), Vector512.Create((short)8), Vector512.Create((short)9), Vector512.Create((short)10), Vector512.Create((short)11));
-        var (a12, a13, a14, a15, a16, a17) = (Vector512.Create((short)12), Vector512.Create((short)13), Vector512.Create((short)14), Vector512.Create((short)15), Vector512.Create((short)16), Vector512.Create((short)17));
-        var (a18, a19, a20, a21, a22, a23) = (Vector512.Create((short)18), Vector512.Create((short)19), Vector512.Create((short)20), Vector512.Create((short)21), Vector512.Create((short)22), Vector512.Create((short)23));
-        for (long i = 0; i < steps; i++)
-        {
-            a0 = Avx512BW.MultiplyAddAdjacent(a0.AsByte(), x);
-            a1 = Avx512BW.MultiplyAddAdjacent(a1.AsByte(), x);
-            a2 = Avx512BW.MultiplyAddAdjacent(a2.AsByte(), x);
-            a3 = Avx512BW.MultiplyAddAdjacent(a3.AsByte(), x);
-            a4 = Avx512BW.MultiplyAddAdjacent(a4.AsByte(), x);
-            a5 = Avx512BW.MultiplyAddAdjacent(a5.AsByte(), x);
-            a6 = Avx512BW.MultiplyAddAdjacent(a6.AsByte(), x);
-            a7 = Avx512BW.MultiplyAddAdjacent(a7.AsByte(), x);
-            a8 = Avx512BW.MultiplyAddAdjacent(a8.AsByte(), x);
-            a9 = Avx512BW.MultiplyAddAdjacent(a9.AsByte(), x);
-            a10 = Avx512BW.MultiplyAddAdjacent(a10.AsByte(), x);
-            a11 = Avx512BW.MultiplyAddAdjacent(a11.AsByte(), x);
-            a12 = Avx512BW.MultiplyAddAdjacent(a12.AsByte(), x);
-            a13 = Avx512BW.MultiplyAddAdjacent(a13.AsByte(), x);
-            a14 = Avx512BW.MultiplyAddAdjacent(a14.AsByte(), x);
-            a15 = Avx512BW.MultiplyAddAdjacent(a15.AsByte(), x);
-            a16 = Avx512BW.MultiplyAddAdjacent(a16.AsByte(), x);
-            a17 = Avx512BW.MultiplyAddAdjacent(a17.AsByte(), x);
-            a18 = Avx512BW.MultiplyAddAdjacent(a18.AsByte(), x);
-            a19 = Avx512BW.MultiplyAddAdjacent(a19.AsByte(), x);
-            a20 = Avx512BW.MultiplyAddAdjacent(a20.AsByte(), x);
-            a21 = Avx512BW.MultiplyAddAdjacent(a21.AsByte(), x);
-            a22 = Avx512BW.MultiplyAddAdjacent(a22.AsByte(), x);
-            a23 = Avx512BW.MultiplyAddAdjacent(a23.AsByte(), x);
-        }
-        return (a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7 ^ a8 ^ a9 ^ a10 ^ a11 ^ a12 ^ a13 ^ a14 ^ a15 ^ a16 ^ a17 ^ a18 ^ a19 ^ a20 ^ a21 ^ a22 ^ a23).ToScalar();
+        public static Vector512<short> Seed(int chain) => ZmmMadd.Seed(chain);
+        public static Vector512<short> Multiplier(long steps) => ZmmMadd.Multiplier(steps);
+        public static Vector512<short> Step(Vector512<short> a, Vector512<short> x) => a + Avx512BW.MultiplyAddAdjacent(a.AsByte(), x.AsSByte());
+        public static Vector512<short> Xor(Vector512<short> a, Vector512<short> b) => a ^ b;
+        public static long ToScalar(Vector512<short> a) => a.ToScalar();
     }
 
+    /// <summary>12 independent chains (for CPUs with 16 vector registers).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    static long MaddAddZmm24(long steps)
+    static long Chains12<TVector, TStep>(long steps) where TVector : struct where TStep : IChainStep<TVector>
     {
-        var x = Vector512.Create((sbyte)(steps | 1));
-        var (a0, a1, a2, a3, a4, a5) = (Vector512.Create((short)0), Vector512.Create((short)1), Vector512.Create((short)2), Vector512.Create((short)3), Vector512.Create((short)4), Vector512.Create((short)5));
-        var (a6, a7, a8, a9, a10, a11) = (Vector512.Create((short)6), Vector512.Create((short)7), Vector512.Create((short)8), Vector512.Create((short)9), Vector512.Create((short)10), Vector512.Create((short)11));
-        var (a12, a13, a14, a15, a16, a17) = (Vector512.Create((short)12), Vector512.Create((short)13), Vector512.Create((short)14), Vector512.Create((short)15), Vector512.Create((short)16), Vector512.Create((short)17));
-        var (a18, a19, a20, a21, a22, a23) = (Vector512.Create((short)18), Vector512.Create((short)19), Vector512.Create((short)20), Vector512.Create((short)21), Vector512.Create((short)22), Vector512.Create((short)23));
+        var x = TStep.Multiplier(steps);
+        TVector a0 = TStep.Seed(0), a1 = TStep.Seed(1), a2 = TStep.Seed(2), a3 = TStep.Seed(3), a4 = TStep.Seed(4), a5 = TStep.Seed(5);
+        TVector a6 = TStep.Seed(6), a7 = TStep.Seed(7), a8 = TStep.Seed(8), a9 = TStep.Seed(9), a10 = TStep.Seed(10), a11 = TStep.Seed(11);
         for (long i = 0; i < steps; i++)
         {
-            a0 += Avx512BW.MultiplyAddAdjacent(a0.AsByte(), x);
-            a1 += Avx512BW.MultiplyAddAdjacent(a1.AsByte(), x);
-            a2 += Avx512BW.MultiplyAddAdjacent(a2.AsByte(), x);
-            a3 += Avx512BW.MultiplyAddAdjacent(a3.AsByte(), x);
-            a4 += Avx512BW.MultiplyAddAdjacent(a4.AsByte(), x);
-            a5 += Avx512BW.MultiplyAddAdjacent(a5.AsByte(), x);
-            a6 += Avx512BW.MultiplyAddAdjacent(a6.AsByte(), x);
-            a7 += Avx512BW.MultiplyAddAdjacent(a7.AsByte(), x);
-            a8 += Avx512BW.MultiplyAddAdjacent(a8.AsByte(), x);
-            a9 += Avx512BW.MultiplyAddAdjacent(a9.AsByte(), x);
-            a10 += Avx512BW.MultiplyAddAdjacent(a10.AsByte(), x);
-            a11 += Avx512BW.MultiplyAddAdjacent(a11.AsByte(), x);
-            a12 += Avx512BW.MultiplyAddAdjacent(a12.AsByte(), x);
-            a13 += Avx512BW.MultiplyAddAdjacent(a13.AsByte(), x);
-            a14 += Avx512BW.MultiplyAddAdjacent(a14.AsByte(), x);
-            a15 += Avx512BW.MultiplyAddAdjacent(a15.AsByte(), x);
-            a16 += Avx512BW.MultiplyAddAdjacent(a16.AsByte(), x);
-            a17 += Avx512BW.MultiplyAddAdjacent(a17.AsByte(), x);
-            a18 += Avx512BW.MultiplyAddAdjacent(a18.AsByte(), x);
-            a19 += Avx512BW.MultiplyAddAdjacent(a19.AsByte(), x);
-            a20 += Avx512BW.MultiplyAddAdjacent(a20.AsByte(), x);
-            a21 += Avx512BW.MultiplyAddAdjacent(a21.AsByte(), x);
-            a22 += Avx512BW.MultiplyAddAdjacent(a22.AsByte(), x);
-            a23 += Avx512BW.MultiplyAddAdjacent(a23.AsByte(), x);
+            a0 = TStep.Step(a0, x); a1 = TStep.Step(a1, x); a2 = TStep.Step(a2, x); a3 = TStep.Step(a3, x);
+            a4 = TStep.Step(a4, x); a5 = TStep.Step(a5, x); a6 = TStep.Step(a6, x); a7 = TStep.Step(a7, x);
+            a8 = TStep.Step(a8, x); a9 = TStep.Step(a9, x); a10 = TStep.Step(a10, x); a11 = TStep.Step(a11, x);
         }
-        return (a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7 ^ a8 ^ a9 ^ a10 ^ a11 ^ a12 ^ a13 ^ a14 ^ a15 ^ a16 ^ a17 ^ a18 ^ a19 ^ a20 ^ a21 ^ a22 ^ a23).ToScalar();
+        var all = TStep.Xor(TStep.Xor(TStep.Xor(a0, a1), TStep.Xor(a2, a3)), TStep.Xor(TStep.Xor(a4, a5), TStep.Xor(a6, a7)));
+        return TStep.ToScalar(TStep.Xor(all, TStep.Xor(TStep.Xor(a8, a9), TStep.Xor(a10, a11))));
+    }
+
+    /// <summary>24 independent chains (for CPUs with 32 vector registers).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    static long Chains24<TVector, TStep>(long steps) where TVector : struct where TStep : IChainStep<TVector>
+    {
+        var x = TStep.Multiplier(steps);
+        TVector a0 = TStep.Seed(0), a1 = TStep.Seed(1), a2 = TStep.Seed(2), a3 = TStep.Seed(3), a4 = TStep.Seed(4), a5 = TStep.Seed(5);
+        TVector a6 = TStep.Seed(6), a7 = TStep.Seed(7), a8 = TStep.Seed(8), a9 = TStep.Seed(9), a10 = TStep.Seed(10), a11 = TStep.Seed(11);
+        TVector b0 = TStep.Seed(12), b1 = TStep.Seed(13), b2 = TStep.Seed(14), b3 = TStep.Seed(15), b4 = TStep.Seed(16), b5 = TStep.Seed(17);
+        TVector b6 = TStep.Seed(18), b7 = TStep.Seed(19), b8 = TStep.Seed(20), b9 = TStep.Seed(21), b10 = TStep.Seed(22), b11 = TStep.Seed(23);
+        for (long i = 0; i < steps; i++)
+        {
+            a0 = TStep.Step(a0, x); a1 = TStep.Step(a1, x); a2 = TStep.Step(a2, x); a3 = TStep.Step(a3, x);
+            a4 = TStep.Step(a4, x); a5 = TStep.Step(a5, x); a6 = TStep.Step(a6, x); a7 = TStep.Step(a7, x);
+            a8 = TStep.Step(a8, x); a9 = TStep.Step(a9, x); a10 = TStep.Step(a10, x); a11 = TStep.Step(a11, x);
+            b0 = TStep.Step(b0, x); b1 = TStep.Step(b1, x); b2 = TStep.Step(b2, x); b3 = TStep.Step(b3, x);
+            b4 = TStep.Step(b4, x); b5 = TStep.Step(b5, x); b6 = TStep.Step(b6, x); b7 = TStep.Step(b7, x);
+            b8 = TStep.Step(b8, x); b9 = TStep.Step(b9, x); b10 = TStep.Step(b10, x); b11 = TStep.Step(b11, x);
+        }
+        var a = TStep.Xor(TStep.Xor(TStep.Xor(a0, a1), TStep.Xor(a2, a3)), TStep.Xor(TStep.Xor(a4, a5), TStep.Xor(a6, a7)));
+        a = TStep.Xor(a, TStep.Xor(TStep.Xor(a8, a9), TStep.Xor(a10, a11)));
+        var b = TStep.Xor(TStep.Xor(TStep.Xor(b0, b1), TStep.Xor(b2, b3)), TStep.Xor(TStep.Xor(b4, b5), TStep.Xor(b6, b7)));
+        b = TStep.Xor(b, TStep.Xor(TStep.Xor(b8, b9), TStep.Xor(b10, b11)));
+        return TStep.ToScalar(TStep.Xor(a, b));
     }
 
     /// <summary>
