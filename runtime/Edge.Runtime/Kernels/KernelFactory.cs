@@ -45,8 +45,8 @@ public static class KernelFactory
     /// <summary>
     /// The kernel for a model that runs on <paramref name="threads"/> threads: the one named by <c>EDGE_KERNEL</c>,
     /// else the fastest for that thread count. One thread cannot read DRAM fast enough to be memory-bound with any
-    /// of these kernels, so there the kernel with the fewest instructions per weight wins (avx512: decode +10-17 %
-    /// over avx2 on Zen 4); with more threads the list's first choice does.
+    /// of these kernels, so there the kernel with the fewest instructions per weight wins (avx512: decode about
+    /// 8-15 % faster than avx2 on Zen 4); with more threads the list's first choice does.
     /// </summary>
     public static TernaryKernel ForThreads(int threads)
     {

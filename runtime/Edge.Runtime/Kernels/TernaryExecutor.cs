@@ -14,7 +14,7 @@ namespace Edge.Runtime.Kernels;
 /// thread, a multiple of <see cref="RowGranule"/> rows so no two threads write the same cache line of the output;
 /// every thread, the caller included, claims chunks from one atomic counter. One long chunk per thread streams
 /// its weights from DRAM faster than several short ones (each new stream restarts the hardware prefetcher:
-/// decode +5-9 % at 2 threads over four chunks per thread), and claiming still means a worker the OS has
+/// decode +5-10 % at 2 threads over four chunks per thread), and claiming still means a worker the OS has
 /// descheduled (a busy machine) delays nobody: the caller takes its chunk.
 /// A call allocates nothing. One call at a time: an executor belongs to one model.
 /// </remarks>
