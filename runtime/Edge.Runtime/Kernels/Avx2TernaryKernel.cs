@@ -44,20 +44,12 @@ public sealed unsafe class Avx2TernaryKernel : TernaryKernel
 
     public override string Description => "vpmaddubsw codes×int8 into int16 (in-place masks, one shift per 128 weights), widened every 1024 weights";
 
-    public override void MatVec(in TernaryMatrix w, int rowStart, ReadOnlySpan<sbyte> x, int xSum, Span<int> y)
+    public override void MatVec(in TernaryMatrix w, int rowStart, ReadOnlySpan<sbyte> x, int xSum, Span<int> y) =>
+        MatVecByRows<Rows>(w, rowStart, x, xSum, y);
+
+    readonly struct Rows : IRowDot
     {
-        CheckMatVec(w, rowStart, x, y);
-        int blocks = w.RowBytes / TernaryPacking.BlockBytes;
-        long rowBytes = w.RowBytes;
-        byte* row = w.Data + rowStart * rowBytes;
-        fixed (sbyte* px = x)
-        fixed (int* py = y)
-        {
-            // One row at a time on purpose: two or more rows per activation load are no faster from cache and much
-            // slower from DRAM, where streams a row apart defeat the hardware prefetcher (docs/kernels.md).
-            for (int i = 0; i < y.Length; i++)
-                py[i] = Dot(row + i * rowBytes, px, blocks) - xSum;
-        }
+        public static int Dot(byte* row, sbyte* x, int blocks) => Avx2TernaryKernel.Dot(row, x, blocks);
     }
 
     public override void MatMul(in TernaryMatrix w, int rowStart, int rowCount, ReadOnlySpan<sbyte> x, ReadOnlySpan<int> xSums, int n, Span<int> y, int yStride)

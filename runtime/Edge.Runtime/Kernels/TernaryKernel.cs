@@ -1,3 +1,5 @@
+using Edge.Format.Numerics;
+
 namespace Edge.Runtime.Kernels;
 
 /// <summary>
@@ -5,7 +7,7 @@ namespace Edge.Runtime.Kernels;
 /// Implementations differ only in speed; each must return exactly what <see cref="ScalarTernaryKernel"/> returns.
 /// Scaling back to floats is done by the caller with the shared <c>BitLinearRule</c>.
 /// </summary>
-public abstract class TernaryKernel
+public abstract unsafe class TernaryKernel
 {
     /// <summary>Short name used by <c>EDGE_KERNEL</c>, <c>edge inspect --cpu</c> and benchmarks.</summary>
     public abstract string Name { get; }
@@ -31,6 +33,78 @@ public abstract class TernaryKernel
         int k = w.PaddedColumns;
         for (int b = 0; b < n; b++)
             MatVec(w, rowStart, x.Slice(b * k, k), xSums[b], y.Slice(b * yStride, rowCount));
+    }
+
+    /// <summary>A kernel's dot product of one packed row with one activation vector (Σ codes·x, before −Σx).</summary>
+    /// <remarks>
+    /// Kernels supply their inner loops as structs implementing these interfaces, so the shared drivers below are
+    /// compiled once per kernel with the row loop called directly (no virtual call per row).
+    /// </remarks>
+    protected interface IRowDot
+    {
+        static abstract int Dot(byte* row, sbyte* x, int blocks);
+    }
+
+    /// <summary>The same for four activation vectors k apart, each unpacked code vector used four times.</summary>
+    protected interface IRowDotFourTokens : IRowDot
+    {
+        static abstract void DotFourTokens(byte* row, sbyte* x, int k, int blocks, out int r0, out int r1, out int r2, out int r3);
+    }
+
+    /// <summary>MatVec one row at a time: two or more rows per activation load are no faster from cache and much
+    /// slower from DRAM, where streams a row apart defeat the hardware prefetcher (docs/kernels.md).</summary>
+    protected static void MatVecByRows<TRows>(in TernaryMatrix w, int rowStart, ReadOnlySpan<sbyte> x, int xSum, Span<int> y)
+        where TRows : struct, IRowDot
+    {
+        CheckMatVec(w, rowStart, x, y);
+        int blocks = w.RowBytes / TernaryPacking.BlockBytes;
+        long rowBytes = w.RowBytes;
+        byte* row = w.Data + rowStart * rowBytes;
+        fixed (sbyte* px = x)
+        fixed (int* py = y)
+        {
+            for (int i = 0; i < y.Length; i++)
+                py[i] = TRows.Dot(row + i * rowBytes, px, blocks) - xSum;
+        }
+    }
+
+    /// <summary>
+    /// MatMul for kernels with a one-row × four-token loop: a tile of 16 rows meets four activation vectors at a time,
+    /// so the tile's weights and the four vectors stay in L1 while every weight is unpacked once per four tokens;
+    /// left-over tokens run one at a time.
+    /// </summary>
+    protected static void MatMulFourTokenGroups<TRows>(in TernaryMatrix w, int rowStart, int rowCount, ReadOnlySpan<sbyte> x, ReadOnlySpan<int> xSums, int n, Span<int> y, int yStride)
+        where TRows : struct, IRowDotFourTokens
+    {
+        const int tokensPerGroup = 4, rowsPerTile = 16;
+        CheckMatMul(w, rowStart, rowCount, x, xSums, n, y, yStride);
+        int blocks = w.RowBytes / TernaryPacking.BlockBytes;
+        long rowBytes = w.RowBytes;
+        int k = w.PaddedColumns;
+        fixed (sbyte* px = x)
+        fixed (int* pSums = xSums)
+        fixed (int* py = y)
+        {
+            for (int tile = 0; tile < rowCount; tile += rowsPerTile)
+            {
+                int tileEnd = Math.Min(rowCount, tile + rowsPerTile);
+                int b = 0;
+                for (; b + tokensPerGroup <= n; b += tokensPerGroup)
+                {
+                    for (int i = tile; i < tileEnd; i++)
+                    {
+                        TRows.DotFourTokens(w.Data + (rowStart + i) * rowBytes, px + (long)b * k, k, blocks, out int r0, out int r1, out int r2, out int r3);
+                        py[(long)b * yStride + i] = r0 - pSums[b];
+                        py[(long)(b + 1) * yStride + i] = r1 - pSums[b + 1];
+                        py[(long)(b + 2) * yStride + i] = r2 - pSums[b + 2];
+                        py[(long)(b + 3) * yStride + i] = r3 - pSums[b + 3];
+                    }
+                }
+                for (; b < n; b++)
+                    for (int i = tile; i < tileEnd; i++)
+                        py[(long)b * yStride + i] = TRows.Dot(w.Data + (rowStart + i) * rowBytes, px + (long)b * k, blocks) - pSums[b];
+            }
+        }
     }
 
     /// <summary>

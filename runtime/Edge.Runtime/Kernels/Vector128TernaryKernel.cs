@@ -16,8 +16,6 @@ namespace Edge.Runtime.Kernels;
 public sealed unsafe class Vector128TernaryKernel : TernaryKernel
 {
     const int BlocksPerWiden = 2;
-    const int TokensPerGroup = 4;
-    const int RowsPerTile = 16;
 
     public static bool IsSupported => Vector128.IsHardwareAccelerated;
 
@@ -25,52 +23,18 @@ public sealed unsafe class Vector128TernaryKernel : TernaryKernel
 
     public override string Description => "portable Vector128: codes and int8 widened to int16, multiply-add, widened every 512 weights";
 
-    public override void MatVec(in TernaryMatrix w, int rowStart, ReadOnlySpan<sbyte> x, int xSum, Span<int> y)
-    {
-        CheckMatVec(w, rowStart, x, y);
-        int blocks = w.RowBytes / TernaryPacking.BlockBytes;
-        long rowBytes = w.RowBytes;
-        byte* row = w.Data + rowStart * rowBytes;
-        fixed (sbyte* px = x)
-        fixed (int* py = y)
-        {
-            for (int i = 0; i < y.Length; i++)
-                py[i] = Dot(row + i * rowBytes, px, blocks) - xSum;
-        }
-    }
+    public override void MatVec(in TernaryMatrix w, int rowStart, ReadOnlySpan<sbyte> x, int xSum, Span<int> y) =>
+        MatVecByRows<Rows>(w, rowStart, x, xSum, y);
 
-    public override void MatMul(in TernaryMatrix w, int rowStart, int rowCount, ReadOnlySpan<sbyte> x, ReadOnlySpan<int> xSums, int n, Span<int> y, int yStride)
+    public override void MatMul(in TernaryMatrix w, int rowStart, int rowCount, ReadOnlySpan<sbyte> x, ReadOnlySpan<int> xSums, int n, Span<int> y, int yStride) =>
+        MatMulFourTokenGroups<Rows>(w, rowStart, rowCount, x, xSums, n, y, yStride);
+
+    readonly struct Rows : IRowDotFourTokens
     {
-        CheckMatMul(w, rowStart, rowCount, x, xSums, n, y, yStride);
-        int blocks = w.RowBytes / TernaryPacking.BlockBytes;
-        long rowBytes = w.RowBytes;
-        int k = w.PaddedColumns;
-        fixed (sbyte* px = x)
-        fixed (int* pSums = xSums)
-        fixed (int* py = y)
-        {
-            // A tile of rows meets four activation vectors at a time, so the tile's weights and the four vectors
-            // stay in L1 while every weight is unpacked once per four tokens.
-            for (int tile = 0; tile < rowCount; tile += RowsPerTile)
-            {
-                int tileEnd = Math.Min(rowCount, tile + RowsPerTile);
-                int b = 0;
-                for (; b + TokensPerGroup <= n; b += TokensPerGroup)
-                {
-                    for (int i = tile; i < tileEnd; i++)
-                    {
-                        DotFourTokens(w.Data + (rowStart + i) * rowBytes, px + (long)b * k, k, blocks, out int r0, out int r1, out int r2, out int r3);
-                        py[(long)b * yStride + i] = r0 - pSums[b];
-                        py[(long)(b + 1) * yStride + i] = r1 - pSums[b + 1];
-                        py[(long)(b + 2) * yStride + i] = r2 - pSums[b + 2];
-                        py[(long)(b + 3) * yStride + i] = r3 - pSums[b + 3];
-                    }
-                }
-                for (; b < n; b++)
-                    for (int i = tile; i < tileEnd; i++)
-                        py[(long)b * yStride + i] = Dot(w.Data + (rowStart + i) * rowBytes, px + (long)b * k, blocks) - pSums[b];
-            }
-        }
+        public static int Dot(byte* row, sbyte* x, int blocks) => Vector128TernaryKernel.Dot(row, x, blocks);
+
+        public static void DotFourTokens(byte* row, sbyte* x, int k, int blocks, out int r0, out int r1, out int r2, out int r3) =>
+            Vector128TernaryKernel.DotFourTokens(row, x, k, blocks, out r0, out r1, out r2, out r3);
     }
 
     /// <summary>The codes of one 64-weight lane; the shift is a literal per lane so the JIT emits a single instruction.</summary>
