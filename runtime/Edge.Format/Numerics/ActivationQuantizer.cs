@@ -1,5 +1,7 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Edge.Format.Numerics;
 
@@ -27,8 +29,8 @@ public static class ActivationQuantizer
         if (normWeight.Length != k || normalized.Length < k || q.Length < k)
             throw new ArgumentException("Activation, norm weight and buffers must agree in length.");
         var y = normalized[..k];
-        RmsNorm(x, normWeight, NormEps, y);
-        float scale = 127f / Math.Max(MathF.Abs(TensorPrimitives.MaxMagnitude(y)), MinAbsMax);
+        float absMax = Normalize(x, normWeight, InverseRms(x, NormEps), y);
+        float scale = 127f / Math.Max(absMax, MinAbsMax);
         QuantizeScaled(y, scale, q[..k]);
         q[k..].Clear();
         return scale;
@@ -58,15 +60,20 @@ public static class ActivationQuantizer
             q[i] = QuantizeOne(y[i] * scale);
     }
 
-    /// <summary>QuantizeOne of one vector of y·scale, as int32 lanes in [-128, 127].</summary>
+    /// <summary>
+    /// QuantizeOne of one vector of y·scale, as int32 lanes in [-128, 127]. Works on the magnitude, so the sign is
+    /// one bitwise or, and uses the native min and convert (no NaN fix-ups): NaN lanes are masked to zero last.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector<int> ToInt32(ReadOnlySpan<float> y, float scale)
     {
         var v = new Vector<float>(y) * scale;
-        var t = Vector.Truncate(v);
-        var away = Vector.ConditionalSelect(Vector.GreaterThanOrEqual(Vector.Abs(v - t), new Vector<float>(0.5f)), Vector.CopySign(Vector<float>.One, v), Vector<float>.Zero);
-        var r = Vector.Min(Vector.Max(t + away, new Vector<float>(-128f)), new Vector<float>(127f));
-        r = Vector.ConditionalSelect(Vector.Equals(v, v), r, Vector<float>.Zero); // NaN → 0
-        return Vector.ConvertToInt32(r);
+        var magnitude = Vector.Abs(v);
+        var t = Vector.Truncate(magnitude);
+        var r = t + (Vector.GreaterThanOrEqual(magnitude - t, new Vector<float>(0.5f)).As<int, float>() & Vector<float>.One);
+        r = Vector.MinNative(r, new Vector<float>(128f)) | (v & new Vector<float>(-0f));
+        r = Vector.MinNative(r, new Vector<float>(127f)) & Vector.Equals(v, v).As<int, float>();
+        return Vector.ConvertToInt32Native(r);
     }
 
     /// <summary><c>clamp(round_half_away_from_zero(v), -128, 127)</c> as Triton's libdevice round does.</summary>
@@ -77,11 +84,44 @@ public static class ActivationQuantizer
     }
 
     /// <summary><c>y = x * weight / sqrt(mean(x²) + eps)</c>, in fp32.</summary>
-    public static void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float eps, Span<float> y)
+    public static void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float eps, Span<float> y) =>
+        Normalize(x, weight, InverseRms(x, eps), y);
+
+    static float InverseRms(ReadOnlySpan<float> x, float eps) =>
+        1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(x) / x.Length + eps);
+
+    /// <summary>
+    /// y = (x·rstd)·weight in one pass (the two roundings of two separate multiplies), returning max |y|, or NaN
+    /// if any y is NaN, as <see cref="TensorPrimitives.MaxMagnitude{T}(ReadOnlySpan{T})"/> would.
+    /// </summary>
+    static float Normalize(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float rstd, Span<float> y)
     {
-        float meanSquare = TensorPrimitives.SumOfSquares(x) / x.Length;
-        float rstd = 1f / MathF.Sqrt(meanSquare + eps);
-        TensorPrimitives.Multiply(x, rstd, y);
-        TensorPrimitives.Multiply(y, weight, y);
+        int k = x.Length;
+        if (weight.Length != k || y.Length < k)
+            throw new ArgumentException("Activation, norm weight and output must agree in length.");
+        ref float px = ref MemoryMarshal.GetReference(x);
+        ref float pw = ref MemoryMarshal.GetReference(weight);
+        ref float py = ref MemoryMarshal.GetReference(y);
+        var max = Vector<float>.Zero;
+        var nan = Vector<int>.Zero;
+        int i = 0;
+        for (; i + Vector<float>.Count <= k; i += Vector<float>.Count)
+        {
+            var v = Vector.LoadUnsafe(ref px, (nuint)i) * rstd * Vector.LoadUnsafe(ref pw, (nuint)i);
+            v.StoreUnsafe(ref py, (nuint)i);
+            max = Vector.MaxNative(max, Vector.Abs(v));
+            nan |= ~Vector.Equals(v, v);
+        }
+        float absMax = 0;
+        for (int lane = 0; lane < Vector<float>.Count; lane++)
+            absMax = Math.Max(absMax, max[lane]);
+        bool anyNaN = nan != Vector<int>.Zero;
+        for (; i < k; i++)
+        {
+            y[i] = x[i] * rstd * weight[i];
+            absMax = Math.Max(absMax, MathF.Abs(y[i]));
+            anyNaN |= float.IsNaN(y[i]);
+        }
+        return anyNaN ? float.NaN : absMax;
     }
 }

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using Edge.Format.Numerics;
 
 namespace Edge.Tests.Numerics;
@@ -56,6 +57,38 @@ public class ActivationQuantizerVectorTests
                     Assert.Equal(ActivationQuantizer.QuantizeOne(y[i] * scale), q[i]);
             }
         }
+    }
+
+    [Fact]
+    public void QuantizeEqualsTheScalarRuleOnEveryLengthWithInfinitiesAndNaN()
+    {
+        // The fused norm pass must keep RMSNorm's two roundings and MaxMagnitude's NaN and infinity behaviour, in the
+        // vector body and in the scalar tail.
+        float[] special = [float.PositiveInfinity, float.NegativeInfinity, float.NaN, 0f, -0f, 1e30f, -1e-30f];
+        var rng = new Random(5);
+        for (int length = 1; length <= 80; length++)
+            for (int trial = 0; trial < 6; trial++)
+            {
+                var x = new float[length];
+                var weight = new float[length];
+                for (int i = 0; i < length; i++)
+                {
+                    x[i] = trial > 0 && rng.Next(4 * length) == 0 ? special[rng.Next(special.Length)] : (rng.NextSingle() - 0.5f) * 20f;
+                    weight[i] = rng.NextSingle() * 2 - 0.5f;
+                }
+                float rstd = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares<float>(x) / length + ActivationQuantizer.NormEps);
+                var y = x.Select((v, i) => v * rstd * weight[i]).ToArray();
+                float expectedScale = 127f / Math.Max(MathF.Abs(TensorPrimitives.MaxMagnitude<float>(y)), ActivationQuantizer.MinAbsMax);
+
+                var normalized = new float[length];
+                ActivationQuantizer.RmsNorm(x, weight, ActivationQuantizer.NormEps, normalized);
+                Assert.Equal(y, normalized);
+                var q = new sbyte[length];
+                float scale = ActivationQuantizer.Quantize(x, weight, normalized, q);
+                Assert.Equal(expectedScale, scale);
+                for (int i = 0; i < length; i++)
+                    Assert.Equal(ActivationQuantizer.QuantizeOne(y[i] * expectedScale), q[i]);
+            }
     }
 
     [Fact]
