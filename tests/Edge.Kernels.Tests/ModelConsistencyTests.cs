@@ -11,10 +11,12 @@ public sealed class ModelConsistencyTests : IDisposable
 
     public void Dispose() => File.Delete(_path);
 
-    [Fact]
-    public void PrefillEqualsTokenByTokenForEveryKernelAndThreadCount()
+    [Theory]
+    [InlineData(80, 144)]
+    [InlineData(304, 200)] // a batch's recurrence runs in slices of the hidden vector: two, the last with a remainder
+    public void PrefillEqualsTokenByTokenForEveryKernelAndThreadCount(int hidden, int intermediate)
     {
-        var config = new HgrnBitConfig { VocabSize = 280, HiddenSize = 80, NumHiddenLayers = 2, IntermediateSize = 144 };
+        var config = new HgrnBitConfig { VocabSize = 280, HiddenSize = hidden, NumHiddenLayers = 2, IntermediateSize = intermediate };
         SyntheticModel.Write(_path, config, new Random(23));
         using var file = ModelFile.Open(_path);
         var weights = new HgrnBitWeights(file);

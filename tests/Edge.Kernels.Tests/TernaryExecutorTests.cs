@@ -129,6 +129,58 @@ public class TernaryExecutorTests
         Assert.Throws<ArgumentException>(() => executor.MatMul(matrix.View, new sbyte[256], [0], 1, new int[63]));
     }
 
+    [Theory]
+    [InlineData(0, 1)]
+    [InlineData(1, 1)]
+    [InlineData(5, 8)]     // fewer items than a grain: one chunk
+    [InlineData(64, 1)]    // one token per chunk
+    [InlineData(304, 128)] // two chunks, the last with the remainder
+    [InlineData(1000, 7)]
+    public void ForCoversEveryItemOnceInChunksThatDoNotDependOnTheThreadCount(int count, int grain)
+    {
+        List<(int Start, int End)>? reference = null;
+        foreach (int threads in new[] { 1, 2, 3 })
+        {
+            using var executor = new TernaryExecutor(KernelFactory.Default, threads);
+            for (int round = 0; round < 3; round++)
+            {
+                var seen = new int[count];
+                var chunks = new System.Collections.Concurrent.ConcurrentBag<(int, int)>();
+                var badThread = 0;
+                executor.For(count, grain, (start, end, thread) =>
+                {
+                    chunks.Add((start, end));
+                    if (thread < 0 || thread >= threads)
+                        Interlocked.Increment(ref badThread);
+                    for (int i = start; i < end; i++)
+                        Interlocked.Increment(ref seen[i]);
+                });
+                Assert.All(seen, v => Assert.Equal(1, v));
+                Assert.Equal(0, badThread);
+                var sorted = chunks.Order().ToList();
+                Assert.All(sorted.SkipLast(1), c => Assert.Equal(grain, c.Item2 - c.Item1));
+                Assert.All(sorted, c => Assert.InRange(c.Item2 - c.Item1, 1, count < 2 * grain ? count : 2 * grain - 1));
+                reference ??= sorted;
+                Assert.Equal(reference, sorted);
+            }
+        }
+    }
+
+    [Fact]
+    public void AnExceptionInAForChunkReachesTheCallerAndTheExecutorStaysUsable()
+    {
+        using var executor = new TernaryExecutor(KernelFactory.Default, 2);
+        var error = Assert.Throws<InvalidOperationException>(() => executor.For(8, 1, (start, _, _) =>
+        {
+            if (start == 5)
+                throw new InvalidOperationException("chunk 5");
+        }));
+        Assert.Equal("chunk 5", error.Message);
+        int total = 0;
+        executor.For(8, 1, (start, end, _) => Interlocked.Add(ref total, end - start));
+        Assert.Equal(8, total);
+    }
+
     [Fact]
     public void TheDefaultThreadCountIsAtLeastOneAndAtMostTheLogicalProcessors()
     {

@@ -83,7 +83,7 @@ static class InspectCommand
 
         const int batch = 64;
         long state = 4L * c.NumHiddenLayers * c.HiddenSize;
-        long workspace = HgrnBitModel.WorkspaceBytesFor(c, batch);
+        long workspace = HgrnBitModel.WorkspaceBytesFor(c, batch, TernaryExecutor.DefaultThreads);
         long norms = 4L * file.Tensors.Where(t => t.Type == TensorType.F32).Sum(t => t.ElementCount);
         o.WriteLine("memory:");
         o.WriteLine($"  mapped (file, shared, paged in on use)  {Size(file.FileLength),12}");

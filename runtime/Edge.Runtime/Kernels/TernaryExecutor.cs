@@ -6,6 +6,8 @@ namespace Edge.Runtime.Kernels;
 /// <summary>
 /// Runs a kernel over whole matrices, splitting the rows across a persistent pool of worker threads. One job may
 /// hold several independent products (the model's i, f and g projections), so they cost one hand-off, not three.
+/// The same pool runs the forward pass's element-wise work over a range (<see cref="For"/>), so prefill does not
+/// leave the workers idle between products.
 /// </summary>
 /// <remarks>
 /// A 1024×1024 product takes about 10 µs, so the hand-off must cost well under a microsecond: the workers are
@@ -48,6 +50,12 @@ public sealed unsafe class TernaryExecutor : IDisposable
     readonly int[] _firstChunk = new int[MaxProducts + 1]; // product p owns chunks [_firstChunk[p], _firstChunk[p+1])
     int _productCount;
     int _n;
+    // Or the current range job: [0, _count) in chunks of _grain items, the last one taking the remainder.
+    RangeAction? _action;
+    int _count, _grain, _rangeChunks;
+
+    /// <summary>Work on items [start, end) by thread <paramref name="thread"/> (0 is the caller, 1.. the workers).</summary>
+    public delegate void RangeAction(int start, int end, int thread);
 
     public TernaryExecutor(TernaryKernel kernel, int threads = 1)
     {
@@ -133,6 +141,49 @@ public sealed unsafe class TernaryExecutor : IDisposable
             return;
         }
 
+        RunJob(chunks);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="action"/> over [0, <paramref name="count"/>) on all threads, in chunks of
+    /// <paramref name="grain"/> items (the last chunk takes the remainder, so every chunk but a lone one has at
+    /// least <paramref name="grain"/> items). The chunks do not depend on the thread count, so neither does the
+    /// result; with one chunk or one thread the caller runs them in order. Allocates nothing.
+    /// </summary>
+    public void For(int count, int grain, RangeAction action)
+    {
+        ObjectDisposedException.ThrowIf(_stopping, this);
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfLessThan(grain, 1);
+        ArgumentNullException.ThrowIfNull(action);
+        if (count == 0)
+            return;
+        if (count / grain > 0xFFFF) // the job word counts chunks in 16 bits
+            grain = (count + 0xFFFE) / 0xFFFF;
+        int chunks = Math.Max(1, count / grain);
+        if (_workers.Length == 0 || chunks == 1)
+        {
+            for (int c = 0; c < chunks; c++)
+                action(c * grain, c == chunks - 1 ? count : (c + 1) * grain, 0);
+            return;
+        }
+        _action = action;
+        _count = count;
+        _grain = grain;
+        _rangeChunks = chunks;
+        try
+        {
+            RunJob(chunks);
+        }
+        finally
+        {
+            _action = null;
+        }
+    }
+
+    /// <summary>Publishes the job set up in the fields, runs chunks on the caller too, and waits for all of them.</summary>
+    void RunJob(int chunks)
+    {
         _done = 0;
         long generation = (_job >> 32) + 1;
         long job = (generation << 32) | ((long)chunks << 16);
@@ -140,7 +191,7 @@ public sealed unsafe class TernaryExecutor : IDisposable
         foreach (var worker in _workers)
             worker.WakeIfSleeping();
 
-        RunChunks(generation);
+        RunChunks(generation, 0);
 
         // The other threads' chunks end within microseconds of this one's: spin without yielding first (a yield is
         // a system call and a trip through the scheduler), and yield only if a worker lost its core (busy machine).
@@ -169,7 +220,7 @@ public sealed unsafe class TernaryExecutor : IDisposable
     }
 
     /// <summary>Claims and runs chunks of job <paramref name="generation"/> until none are left.</summary>
-    void RunChunks(long generation)
+    void RunChunks(long generation, int thread)
     {
         while (true)
         {
@@ -181,7 +232,7 @@ public sealed unsafe class TernaryExecutor : IDisposable
                 continue;
             try
             {
-                RunChunk(next);
+                RunChunk(next, thread);
             }
             catch (Exception e)
             {
@@ -191,9 +242,15 @@ public sealed unsafe class TernaryExecutor : IDisposable
         }
     }
 
-    /// <summary>Runs chunk <paramref name="chunk"/> of the job: a range of rows of one of its products.</summary>
-    void RunChunk(int chunk)
+    /// <summary>Runs chunk <paramref name="chunk"/> of the job: a range of items, or of rows of one of its products.</summary>
+    void RunChunk(int chunk, int thread)
     {
+        if (_action is { } action)
+        {
+            int first = chunk * _grain;
+            action(first, chunk == _rangeChunks - 1 ? _count : first + _grain, thread);
+            return;
+        }
         int p = 0;
         while (chunk >= _firstChunk[p + 1])
             p++;
@@ -256,9 +313,12 @@ public sealed unsafe class TernaryExecutor : IDisposable
         readonly SemaphoreSlim _wake = new(0);
         int _sleeping;
 
+        readonly int _index;
+
         public Worker(TernaryExecutor owner, int index)
         {
             _owner = owner;
+            _index = index;
             Thread = new Thread(Loop) { IsBackground = true, Name = $"edge-kernel-{index}" };
         }
 
@@ -279,7 +339,7 @@ public sealed unsafe class TernaryExecutor : IDisposable
                 seen = WaitForJob(seen);
                 if (_owner._stopping)
                     return;
-                _owner.RunChunks(seen);
+                _owner.RunChunks(seen, _index);
             }
         }
 

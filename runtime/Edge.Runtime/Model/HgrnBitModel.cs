@@ -17,6 +17,8 @@ namespace Edge.Runtime.Model;
 /// </code>
 /// where every projection is a BitLinear (own RMSNorm → int8 → ternary integer product → one rescale).
 /// The i, f and g projections read the same input, so their three products go to the thread pool as one job.
+/// The element-wise work between products runs on the pool too, one token per chunk (the recurrence: one slice of
+/// the hidden vector per chunk, its tokens in order), so a batch keeps every thread busy; one token runs inline.
 /// Buffers are allocated once for a batch of up to <see cref="MaxBatch"/> tokens; a call allocates nothing.
 /// An instance is not thread-safe: one sequence runs at a time.
 /// </summary>
@@ -36,7 +38,7 @@ public sealed class HgrnBitModel
     readonly float[] _a;        // (B, H) o_proj / down_proj output
     readonly float[] _gu;       // (B, 2I) gate_proj output: gate | up
     readonly float[] _m;        // (B, I) silu(gate)·up
-    readonly float[] _normed;   // (max K) one row normalized before quantizing
+    readonly float[][] _normed; // [thread] (max K) one row normalized before quantizing
     // One slot per product of a job (i, f, g); slot 0 also serves every other projection and the lm_head.
     readonly AlignedBuffer<sbyte>[] _q;   // [slot] (B, padded K) int8 activations; slot 0: max K, others: H
     readonly AlignedBuffer<int>[] _qSum;  // [slot] (B) Σq per row
@@ -47,7 +49,18 @@ public sealed class HgrnBitModel
     readonly float[] _last;     // (H) final-norm output of the last token
     readonly float[][] _oneMinusLowerBound; // (L, H) 1 - lb, for the forget gate
 
+    // What the phases below work on, set by Block before it runs them; the delegates are made once.
+    LayerWeights _layer = null!;
+    float[]? _oneMinusLowerBoundOfLayer; // null for layer 0, whose forget gate is unbounded
+    float[] _hidden = [];
+    int _n;
+    readonly TernaryExecutor.RangeAction _mixerInput, _recurrence, _gatedOutput, _channelInput, _glu, _residual;
+
     const int Slots = 3;
+
+    /// <summary>Hidden elements per recurrence chunk of a batch: a multiple of every vector width, so each element takes
+    /// the same vector path whatever the split, and the result equals one token at a time.</summary>
+    const int RecurrenceSlice = 128;
 
     public HgrnBitModel(HgrnBitWeights weights, TernaryExecutor executor, int maxBatch = 64)
     {
@@ -69,7 +82,9 @@ public sealed class HgrnBitModel
         _a = new float[maxBatch * _h];
         _gu = new float[maxBatch * 2 * _i];
         _m = new float[maxBatch * _i];
-        _normed = new float[kMax];
+        _normed = new float[executor.Threads][];
+        for (int t = 0; t < _normed.Length; t++)
+            _normed[t] = new float[kMax];
         int hPad = TernaryPacking.PaddedLength(_h);
         _q = new AlignedBuffer<sbyte>[Slots];
         _qSum = new AlignedBuffer<int>[Slots];
@@ -84,6 +99,12 @@ public sealed class HgrnBitModel
         }
         _accLogits = new AlignedBuffer<int>(_v);
         _last = new float[_h];
+        _mixerInput = MixerInput;
+        _recurrence = Recurrence;
+        _gatedOutput = GatedOutput;
+        _channelInput = ChannelInput;
+        _glu = Glu;
+        _residual = Residual;
         _oneMinusLowerBound = new float[weights.Layers.Length][];
         for (int l = 0; l < weights.Layers.Length; l++)
         {
@@ -101,14 +122,14 @@ public sealed class HgrnBitModel
     public HgrnBitWeights Weights => _w;
 
     /// <summary>Bytes of the workspace allocated for this model (excluding the mapped weights).</summary>
-    public long WorkspaceBytes => WorkspaceBytesFor(_w.Config, MaxBatch);
+    public long WorkspaceBytes => WorkspaceBytesFor(_w.Config, MaxBatch, _executor.Threads);
 
     /// <summary>The workspace a model of this shape allocates, without building it (for <c>edge inspect</c>).</summary>
-    public static long WorkspaceBytesFor(HgrnBitConfig c, int maxBatch)
+    public static long WorkspaceBytesFor(HgrnBitConfig c, int maxBatch, int threads)
     {
         long h = c.HiddenSize, i = c.IntermediateSize, v = c.VocabSize, b = maxBatch;
         long kMax = Math.Max(h, i), kPad = TernaryPacking.PaddedLength((int)kMax), hPad = TernaryPacking.PaddedLength((int)h);
-        long floats = 7 * b * h + 2 * b * i + b * i + kMax + Slots * b + h + c.NumHiddenLayers * h;
+        long floats = 7 * b * h + 2 * b * i + b * i + threads * kMax + Slots * b + h + c.NumHiddenLayers * h;
         long ints = Slots * b + b * Math.Max(2 * i, h) + (Slots - 1) * b * h + v;
         return 4 * floats + 4 * ints + b * kPad + (Slots - 1) * b * hPad;
     }
@@ -175,56 +196,128 @@ public sealed class HgrnBitModel
 
     void Block(int layer, int n, float[] hidden)
     {
-        var w = _w.Layers[layer];
-        int h = _h;
-        float eps = _w.Config.RmsNormEps;
+        var w = _layer = _w.Layers[layer];
+        _oneMinusLowerBoundOfLayer = layer > 0 ? _oneMinusLowerBound[layer] : null;
+        _hidden = hidden;
+        _n = n;
 
         // Token mixer (MLGRU): i, f, g all project the attn_norm output.
-        for (int b = 0; b < n; b++)
-            ActivationQuantizer.RmsNorm(_x.AsSpan(b * h, h), w.AttnNorm, eps, _xn.AsSpan(b * h, h));
-        Quantize(0, w.IProj, _xn, n);
-        Quantize(1, w.FProj, _xn, n);
-        Quantize(2, w.GProj, _xn, n);
+        SetUpProduct(0, w.IProj, n);
+        SetUpProduct(1, w.FProj, n);
+        SetUpProduct(2, w.GProj, n);
+        _executor.For(n, 1, _mixerInput);
         _executor.MatMul(_job.AsSpan(0, 3), n);
-        Rescale(0, w.IProj, n, _ig);
-        Rescale(1, w.FProj, n, _fg);
-        Rescale(2, w.GProj, n, _gg);
-        bool bounded = layer > 0;
-        for (int b = 0; b < n; b++)
-        {
-            // Element-wise, vectorized, one token's row at a time, so a batch computes exactly what single tokens do.
-            var i = _ig.AsSpan(b * h, h);
-            var f = _fg.AsSpan(b * h, h);
-            var o = _o.AsSpan(b * h, h);
-            TensorPrimitives.Sigmoid(f, f);
-            if (bounded)
-                TensorPrimitives.MultiplyAdd(f, _oneMinusLowerBound[layer], w.LowerBound, f); // lb + (1-lb)·σ(f)
-            Silu(i, o, i);
-            TensorPrimitives.Subtract(1f, f, o);
-            TensorPrimitives.Multiply(i, o, i);                 // silu(i)·(1-f)
-            TensorPrimitives.MultiplyAdd(f, hidden, i, hidden); // f·h + i
-            // o = RMSNorm(g)·silu(h): the code normalizes the gate projection and swishes the recurrence.
-            ActivationQuantizer.RmsNorm(_gg.AsSpan(b * h, h), w.GNorm, eps, o);
-            Silu(hidden, i, i);
-            TensorPrimitives.Multiply(o, i, o);
-        }
-        BitLinear(w.OProj, _o, n, _a);
-        TensorPrimitives.Add(_x.AsSpan(0, n * h), _a.AsSpan(0, n * h), _x.AsSpan(0, n * h));
+        _executor.For(_h, n == 1 ? _h : RecurrenceSlice, _recurrence);
+        SetUpProduct(0, w.OProj, n);
+        _executor.For(n, 1, _gatedOutput);
+        _executor.MatMul(_job.AsSpan(0, 1), n);
 
         // Channel mixer (GLU): one gate_proj gives [gate | up].
-        for (int b = 0; b < n; b++)
-            ActivationQuantizer.RmsNorm(_x.AsSpan(b * h, h), w.MlpNorm, eps, _xn.AsSpan(b * h, h));
-        BitLinear(w.GateProj, _xn, n, _gu);
-        for (int b = 0; b < n; b++)
+        SetUpProduct(0, w.GateProj, n);
+        _executor.For(n, 1, _channelInput);
+        _executor.MatMul(_job.AsSpan(0, 1), n);
+        SetUpProduct(0, w.DownProj, n);
+        _executor.For(n, 1, _glu);
+        _executor.MatMul(_job.AsSpan(0, 1), n);
+        _executor.For(n, 1, _residual);
+    }
+
+    // The phases of a block. Each works on whole tokens [first, end), except the recurrence, which runs the batch's
+    // tokens in order over a slice of the hidden vector. A token's row is computed exactly as when it runs alone.
+
+    /// <summary>xn = RMSNorm(x), quantized for i, f and g.</summary>
+    void MixerInput(int first, int end, int thread)
+    {
+        int h = _h;
+        for (int b = first; b < end; b++)
         {
+            ActivationQuantizer.RmsNorm(_x.AsSpan(b * h, h), _layer.AttnNorm, _w.Config.RmsNormEps, _xn.AsSpan(b * h, h));
+            QuantizeRow(0, _layer.IProj, _xn, b, thread);
+            QuantizeRow(1, _layer.FProj, _xn, b, thread);
+            QuantizeRow(2, _layer.GProj, _xn, b, thread);
+        }
+    }
+
+    /// <summary>
+    /// Over hidden elements [first, end), token after token: f = lb + (1-lb)·σ(f), i = silu(i)·(1-f),
+    /// state = f·state + i, and silu(state) left in i for the output gate.
+    /// </summary>
+    void Recurrence(int first, int end, int thread)
+    {
+        int h = _h, count = end - first;
+        var hidden = _hidden.AsSpan(first, count);
+        var lowerBound = _layer.LowerBound.AsSpan(first, count);
+        for (int b = 0; b < _n; b++)
+        {
+            var i = _ig.AsSpan(b * h + first, count);
+            var f = _fg.AsSpan(b * h + first, count);
+            var scratch = _o.AsSpan(b * h + first, count);
+            RescaleRow(0, _layer.IProj, b, first, count, _ig);
+            RescaleRow(1, _layer.FProj, b, first, count, _fg);
+            RescaleRow(2, _layer.GProj, b, first, count, _gg);
+            TensorPrimitives.Sigmoid(f, f);
+            if (_oneMinusLowerBoundOfLayer is { } oneMinusLowerBound)
+                TensorPrimitives.MultiplyAdd(f, oneMinusLowerBound.AsSpan(first, count), lowerBound, f); // lb + (1-lb)·σ(f)
+            Silu(i, scratch, i);
+            TensorPrimitives.Subtract(1f, f, scratch);
+            TensorPrimitives.Multiply(i, scratch, i);           // silu(i)·(1-f)
+            TensorPrimitives.MultiplyAdd(f, hidden, i, hidden); // f·h + i
+            Silu(hidden, i, i);
+        }
+    }
+    /// <summary>o = RMSNorm(g)·silu(state): the code normalizes the gate projection and swishes the recurrence; quantized for o_proj.</summary>
+    void GatedOutput(int first, int end, int thread)
+    {
+        int h = _h;
+        for (int b = first; b < end; b++)
+        {
+            var o = _o.AsSpan(b * h, h);
+            ActivationQuantizer.RmsNorm(_gg.AsSpan(b * h, h), _layer.GNorm, _w.Config.RmsNormEps, o);
+            TensorPrimitives.Multiply(o, _ig.AsSpan(b * h, h), o);
+            QuantizeRow(0, _layer.OProj, _o, b, thread);
+        }
+    }
+
+    /// <summary>x += o_proj(o); xn = RMSNorm(x), quantized for gate_proj.</summary>
+    void ChannelInput(int first, int end, int thread)
+    {
+        int h = _h;
+        for (int b = first; b < end; b++)
+        {
+            AddProjection(_layer.OProj, b);
+            ActivationQuantizer.RmsNorm(_x.AsSpan(b * h, h), _layer.MlpNorm, _w.Config.RmsNormEps, _xn.AsSpan(b * h, h));
+            QuantizeRow(0, _layer.GateProj, _xn, b, thread);
+        }
+    }
+
+    /// <summary>m = silu(gate)·up, quantized for down_proj.</summary>
+    void Glu(int first, int end, int thread)
+    {
+        for (int b = first; b < end; b++)
+        {
+            RescaleRow(0, _layer.GateProj, b, 0, 2 * _i, _gu);
             var gate = _gu.AsSpan(b * 2 * _i, _i);
             var up = _gu.AsSpan(b * 2 * _i + _i, _i);
             var m = _m.AsSpan(b * _i, _i);
             Silu(gate, m, m);
             TensorPrimitives.Multiply(m, up, m);
+            QuantizeRow(0, _layer.DownProj, _m, b, thread);
         }
-        BitLinear(w.DownProj, _m, n, _a);
-        TensorPrimitives.Add(_x.AsSpan(0, n * h), _a.AsSpan(0, n * h), _x.AsSpan(0, n * h));
+    }
+
+    /// <summary>x += down_proj(m).</summary>
+    void Residual(int first, int end, int thread)
+    {
+        for (int b = first; b < end; b++)
+            AddProjection(_layer.DownProj, b);
+    }
+
+    /// <summary>x[b] += the slot-0 product of <paramref name="layer"/> for token b, rescaled.</summary>
+    void AddProjection(BitLinearWeights layer, int b)
+    {
+        int h = _h;
+        RescaleRow(0, layer, b, 0, h, _a);
+        TensorPrimitives.Add(_x.AsSpan(b * h, h), _a.AsSpan(b * h, h), _x.AsSpan(b * h, h));
     }
 
     unsafe void Logits(ReadOnlySpan<float> x, Span<float> logits)
@@ -233,47 +326,38 @@ public sealed class HgrnBitModel
         var head = _w.LmHead;
         int kPad = head.Matrix.PaddedColumns;
         var q = _q[0].Span[..kPad];
-        float scale = ActivationQuantizer.Quantize(_last, head.Norm, _normed, q);
+        float scale = ActivationQuantizer.Quantize(_last, head.Norm, _normed[0], q);
         _qSum[0].Span[0] = Sum(q);
         _job[0] = new TernaryProduct(head.Matrix, _q[0].Pointer, _qSum[0].Pointer, _accLogits.Pointer);
         _executor.MatMul(_job.AsSpan(0, 1), 1);
         BitLinearRule.Rescale(_accLogits.Span, BitLinearRule.OutputFactor(head.Matrix.Scale, scale), logits[.._v]);
     }
 
-    /// <summary>output (n, N) = BitLinear(input (n, K)): per-row RMSNorm + int8 quantization, integer product, rescale.</summary>
-    void BitLinear(BitLinearWeights layer, float[] input, int n, float[] output)
-    {
-        Quantize(0, layer, input, n);
-        _executor.MatMul(_job.AsSpan(0, 1), n);
-        Rescale(0, layer, n, output);
-    }
-
-    /// <summary>Normalizes and quantizes input (n, K) for <paramref name="layer"/> into a slot and sets up its product.</summary>
-    unsafe void Quantize(int slot, BitLinearWeights layer, float[] input, int n)
+    /// <summary>Points workspace slot <paramref name="slot"/>'s product at <paramref name="layer"/> for a batch of n.</summary>
+    unsafe void SetUpProduct(int slot, BitLinearWeights layer, int n)
     {
         var m = layer.Matrix;
-        int k = m.Columns, kPad = m.PaddedColumns;
-        var q = _q[slot].Span;
-        var sums = _qSum[slot].Span;
-        if ((long)n * kPad > q.Length || (long)n * m.Rows > _acc[slot].Length)
+        if ((long)n * m.PaddedColumns > _q[slot].Length || (long)n * m.Rows > _acc[slot].Length)
             throw new InvalidOperationException($"A {m.Rows}×{m.Columns} projection does not fit workspace slot {slot}.");
-        for (int b = 0; b < n; b++)
-        {
-            var row = q.Slice(b * kPad, kPad);
-            _qScale[slot][b] = ActivationQuantizer.Quantize(input.AsSpan(b * k, k), layer.Norm, _normed, row);
-            sums[b] = Sum(row);
-        }
         _job[slot] = new TernaryProduct(m, _q[slot].Pointer, _qSum[slot].Pointer, _acc[slot].Pointer);
     }
 
-    /// <summary>output (n, N) = the slot's integer sums rescaled by β / sx per row.</summary>
-    void Rescale(int slot, BitLinearWeights layer, int n, float[] output)
+    /// <summary>Normalizes and quantizes row b of input (n, K) for <paramref name="layer"/> into its slot.</summary>
+    void QuantizeRow(int slot, BitLinearWeights layer, float[] input, int b, int thread)
     {
         var m = layer.Matrix;
-        int rows = m.Rows;
-        var acc = _acc[slot].Span;
-        for (int b = 0; b < n; b++)
-            BitLinearRule.Rescale(acc.Slice(b * rows, rows), BitLinearRule.OutputFactor(m.Scale, _qScale[slot][b]), output.AsSpan(b * rows, rows));
+        int k = m.Columns, kPad = m.PaddedColumns;
+        var row = _q[slot].Span.Slice(b * kPad, kPad);
+        _qScale[slot][b] = ActivationQuantizer.Quantize(input.AsSpan(b * k, k), layer.Norm, _normed[thread], row);
+        _qSum[slot].Span[b] = Sum(row);
+    }
+
+    /// <summary>output[b, first..first+count) = the slot's integer sums of token b rescaled by β / sx.</summary>
+    void RescaleRow(int slot, BitLinearWeights layer, int b, int first, int count, float[] output)
+    {
+        var m = layer.Matrix;
+        int offset = b * m.Rows + first;
+        BitLinearRule.Rescale(_acc[slot].Span.Slice(offset, count), BitLinearRule.OutputFactor(m.Scale, _qScale[slot][b]), output.AsSpan(offset, count));
     }
 
     /// <summary>Σq, widened through int16 (two int8 values cannot overflow it) into int32 lanes.</summary>
