@@ -45,11 +45,15 @@ public sealed unsafe class Avx2TernaryKernel : TernaryKernel
     public override string Description => "vpmaddubsw codes×int8 into int16 (in-place masks, one shift per 128 weights), widened every 1024 weights";
 
     public override void MatVec(in TernaryMatrix w, int rowStart, ReadOnlySpan<sbyte> x, int xSum, Span<int> y) =>
-        MatVecByRows<Rows>(w, rowStart, x, xSum, y);
+        MatVecByFourRows<Rows>(w, rowStart, x, xSum, y);
 
-    readonly struct Rows : IRowDot
+    readonly struct Rows : IRowDotFourRows
     {
-        public static int Dot(byte* row, sbyte* x, int blocks) => Avx2TernaryKernel.Dot(row, x, blocks);
+        public static int Dot(byte* row, sbyte* x, int blocks) => Vector256.Sum(RowSums(row, x, blocks));
+
+        public static Vector128<int> DotFourRows(byte* row, long rowBytes, sbyte* x, int blocks) =>
+            SumFour(RowSums(row, x, blocks), RowSums(row + rowBytes, x, blocks),
+                RowSums(row + 2 * rowBytes, x, blocks), RowSums(row + 3 * rowBytes, x, blocks));
     }
 
     public override void MatMul(in TernaryMatrix w, int rowStart, int rowCount, ReadOnlySpan<sbyte> x, ReadOnlySpan<int> xSums, int n, Span<int> y, int yStride)
@@ -179,7 +183,11 @@ public sealed unsafe class Avx2TernaryKernel : TernaryKernel
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<int> Widen(Vector256<short> sums) => Avx2.MultiplyAddAdjacent(sums, Vector256.Create((short)1));
 
-    static int Dot(byte* row, sbyte* x, int blocks)
+    static int Dot(byte* row, sbyte* x, int blocks) => Rows.Dot(row, x, blocks);
+
+    /// <summary>One row's dot product as eight int32 lanes, before the horizontal sum.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<int> RowSums(byte* row, sbyte* x, int blocks)
     {
         var codeMask = Vector256.Create((byte)3);
         var scaledMask = Vector256.Create((byte)12);
@@ -204,7 +212,7 @@ public sealed unsafe class Avx2TernaryKernel : TernaryKernel
             acc += Widen(sums);
             accScaled += Widen(scaled);
         }
-        return Vector256.Sum(acc + Avx2.ShiftRightArithmetic(accScaled, 2));
+        return acc + Avx2.ShiftRightArithmetic(accScaled, 2);
     }
 
     /// <summary>[Σa, Σb, …, Σh] over the int32 lanes of eight accumulators: three rounds of <c>vphaddd</c> and one add of 128-bit halves.</summary>

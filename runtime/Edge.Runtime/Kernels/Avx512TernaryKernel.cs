@@ -43,11 +43,15 @@ public sealed unsafe class Avx512TernaryKernel : TernaryKernel
     public override string Description => "512-bit vpmaddubsw codes×int8 into int16, widened every 4096 weights";
 
     public override void MatVec(in TernaryMatrix w, int rowStart, ReadOnlySpan<sbyte> x, int xSum, Span<int> y) =>
-        MatVecByRows<Rows>(w, rowStart, x, xSum, y);
+        MatVecByFourRows<Rows>(w, rowStart, x, xSum, y);
 
-    readonly struct Rows : IRowDot
+    readonly struct Rows : IRowDotFourRows
     {
-        public static int Dot(byte* row, sbyte* x, int blocks) => Avx512TernaryKernel.Dot(row, x, blocks);
+        public static int Dot(byte* row, sbyte* x, int blocks) => Vector512.Sum(RowSums(row, x, blocks));
+
+        public static Vector128<int> DotFourRows(byte* row, long rowBytes, sbyte* x, int blocks) =>
+            SumFour(Fold(RowSums(row, x, blocks)), Fold(RowSums(row + rowBytes, x, blocks)),
+                Fold(RowSums(row + 2 * rowBytes, x, blocks)), Fold(RowSums(row + 3 * rowBytes, x, blocks)));
     }
 
     public override void MatMul(in TernaryMatrix w, int rowStart, int rowCount, ReadOnlySpan<sbyte> x, ReadOnlySpan<int> xSums, int n, Span<int> y, int yStride)
@@ -225,7 +229,11 @@ public sealed unsafe class Avx512TernaryKernel : TernaryKernel
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector512<int> Widen(Vector512<short> sums) => Avx512BW.MultiplyAddAdjacent(sums, Vector512.Create((short)1));
 
-    static int Dot(byte* row, sbyte* x, int blocks)
+    static int Dot(byte* row, sbyte* x, int blocks) => Rows.Dot(row, x, blocks);
+
+    /// <summary>One row's dot product as sixteen int32 lanes, before the horizontal sum.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<int> RowSums(byte* row, sbyte* x, int blocks)
     {
         var acc = Vector512<int>.Zero;
         for (int start = 0; start < blocks; start += BlocksPerWiden)
@@ -236,7 +244,7 @@ public sealed unsafe class Avx512TernaryKernel : TernaryKernel
                 sums += Block(Vector512.Load(row + block * TernaryPacking.BlockBytes), x + block * TernaryPacking.BlockWeights);
             acc += Widen(sums);
         }
-        return Vector512.Sum(acc);
+        return acc;
     }
 
     /// <summary>
