@@ -13,7 +13,7 @@ public sealed class ModelConsistencyTests : IDisposable
 
     [Theory]
     [InlineData(80, 144)]
-    [InlineData(304, 200)] // a batch's recurrence runs in slices of the hidden vector: two, the last with a remainder
+    [InlineData(304, 200)] // a batch's recurrence runs in slices of the hidden vector, one per thread, cut at 16 floats
     public void PrefillEqualsTokenByTokenForEveryKernelAndThreadCount(int hidden, int intermediate)
     {
         var config = new HgrnBitConfig { VocabSize = 280, HiddenSize = hidden, NumHiddenLayers = 2, IntermediateSize = intermediate };

@@ -58,9 +58,12 @@ public sealed class HgrnBitModel
 
     const int Slots = 3;
 
-    /// <summary>Hidden elements per recurrence chunk of a batch: a multiple of every vector width, so each element takes
-    /// the same vector path whatever the split, and the result equals one token at a time.</summary>
-    const int RecurrenceSlice = 128;
+    /// <summary>
+    /// A batch's recurrence runs in one slice of the hidden vector per thread, cut at a multiple of 16 floats (the
+    /// widest vector), so every element takes the same vector path as in the whole vector: the result does not
+    /// depend on the split. One token, or one thread, runs the whole vector at once.
+    /// </summary>
+    int RecurrenceGrain(int n) => n == 1 ? _h : Math.Max(16, _h / _executor.Threads / 16 * 16);
 
     public HgrnBitModel(HgrnBitWeights weights, TernaryExecutor executor, int maxBatch = 64)
     {
@@ -207,7 +210,7 @@ public sealed class HgrnBitModel
         SetUpProduct(2, w.GProj, n);
         _executor.For(n, 1, _mixerInput);
         _executor.MatMul(_job.AsSpan(0, 3), n);
-        _executor.For(_h, n == 1 ? _h : RecurrenceSlice, _recurrence);
+        _executor.For(_h, RecurrenceGrain(n), _recurrence);
         SetUpProduct(0, w.OProj, n);
         _executor.For(n, 1, _gatedOutput);
         _executor.MatMul(_job.AsSpan(0, 1), n);
