@@ -19,6 +19,13 @@ public sealed record LoadOptions
 
     /// <summary>Recompute every tensor's checksum at load (reads the whole file once).</summary>
     public bool VerifyChecksums { get; init; }
+
+    /// <summary>
+    /// Map the file (the default: shared with the page cache, paged in on first use, nothing copied). False reads it
+    /// into process memory at load, like llama.cpp's <c>--no-mmap</c>: resident memory grows by the file's size, and
+    /// no token waits for storage afterwards.
+    /// </summary>
+    public bool MemoryMap { get; init; } = true;
 }
 
 /// <summary>A loaded model: the mapped file, its weights, tokenizer and forward pass.</summary>
@@ -40,7 +47,7 @@ public sealed class EdgeModel : IDisposable
     public static EdgeModel Load(string path, LoadOptions? options = null)
     {
         options ??= new LoadOptions();
-        var file = ModelFile.Open(path);
+        var file = ModelFile.Open(path, inMemory: !options.MemoryMap);
         try
         {
             if (file.Metadata.Architecture != HgrnBitConfig.ModelType)

@@ -28,10 +28,11 @@ static class BenchCommand
         var kernel = new Option<string?>("--kernel") { Description = "Force a ternary kernel (see `edge inspect --cpu`); also EDGE_KERNEL" };
         var output = new Option<string>("--output", "-o") { Description = "md (a markdown table) or json (an array, one object per thread count)", DefaultValueFactory = _ => "md" };
         var repetitions = new Option<int>("--repetitions", "-r") { Description = "Timed runs per test; the median is reported", DefaultValueFactory = _ => 3 };
+        var noMmap = new Option<bool>("--no-mmap") { Description = CommonOptions.NoMmapDescription };
         var bandwidthBuffer = new Option<int>("--bandwidth-mib") { Description = "Buffer for the read-bandwidth measurement, MiB (must exceed the last-level cache)", DefaultValueFactory = _ => (int)(ReadBandwidth.DefaultBufferBytes >> 20) };
 
         var command = new Command("bench", "Measure prefill and decode speed, load time and memory, against the memory-bandwidth roofline");
-        foreach (var o in new Option[] { model, prompt, generate, threads, kernel, output, repetitions, bandwidthBuffer })
+        foreach (var o in new Option[] { model, prompt, generate, threads, kernel, noMmap, output, repetitions, bandwidthBuffer })
             command.Options.Add(o);
 
         command.SetAction((parse, cancel) => CliErrors.Guard(stderr, () =>
@@ -43,7 +44,8 @@ static class BenchCommand
                 ParseThreads(parse.GetValue(threads)),
                 parse.GetValue(kernel),
                 Positive(parse.GetValue(repetitions), "--repetitions"),
-                (long)Positive(parse.GetValue(bandwidthBuffer), "--bandwidth-mib") << 20);
+                (long)Positive(parse.GetValue(bandwidthBuffer), "--bandwidth-mib") << 20,
+                MemoryMap: !parse.GetValue(noMmap));
             string format = parse.GetValue(output)!.Trim().ToLowerInvariant();
             if (format is not ("md" or "json"))
                 throw new ArgumentException($"--output must be md or json (got \"{parse.GetValue(output)}\").");
@@ -63,7 +65,7 @@ static class BenchCommand
         return command;
     }
 
-    sealed record BenchSettings(string ModelPath, int PromptTokens, int DecodeTokens, int[] Threads, string? Kernel, int Repetitions, long BandwidthBufferBytes);
+    sealed record BenchSettings(string ModelPath, int PromptTokens, int DecodeTokens, int[] Threads, string? Kernel, int Repetitions, long BandwidthBufferBytes, bool MemoryMap);
 
     sealed record BenchResult
     {
@@ -132,7 +134,7 @@ static class BenchCommand
         GC.WaitForPendingFinalizers();
         ProcessMemory.ResetPeak();
         var clock = Stopwatch.StartNew();
-        using var edge = EdgeModel.Load(s.ModelPath, new LoadOptions { Threads = threads, Kernel = s.Kernel });
+        using var edge = EdgeModel.Load(s.ModelPath, new LoadOptions { Threads = threads, Kernel = s.Kernel, MemoryMap = s.MemoryMap });
         double loadMs = clock.Elapsed.TotalMilliseconds;
 
         var forward = edge.Model;
@@ -192,7 +194,7 @@ static class BenchCommand
             DecodeFastDecileMs = 1000 * tokenSeconds.Order().ElementAt((tokenSeconds.Length - 1) / 10),
             Memory = memory,
             AnonymousRssAfterWarmUp = anonAfterWarmUp,
-            MappedBytes = edge.File.FileLength,
+            MappedBytes = edge.File.IsMapped ? edge.File.FileLength : 0,
             DecodeBytesPerToken = DecodeBytesPerToken(edge.File, edge.Config),
             ProductsOnlyTokensPerSecond = productsOnly,
         };
@@ -254,6 +256,7 @@ static class BenchCommand
             WriteNullable(w, "rss_anon_bytes", r.Memory.AnonymousRssBytes);
             WriteNullable(w, "rss_anon_after_warmup_bytes", r.AnonymousRssAfterWarmUp);
             w.WriteNumber("mapped_bytes", r.MappedBytes);
+            w.WriteBoolean("mmap", r.MappedBytes > 0);
             w.WriteNumber("decode_bytes_per_token", r.DecodeBytesPerToken);
             w.WriteNumber("read_bandwidth_gbps", Math.Round(r.ReadBandwidthBytesPerSecond / 1e9, 3));
             w.WriteNumber("roofline_decode_tps", Math.Round(r.RooflineDecodeTokensPerSecond, 3));
@@ -274,7 +277,7 @@ static class BenchCommand
 
     static void WriteMarkdown(TextWriter o, BenchSettings s, List<BenchResult> results)
     {
-        o.WriteLine($"model: {s.ModelPath} ({Mib(results[0].MappedBytes)} mapped); prompt {s.PromptTokens} tokens, decode {s.DecodeTokens} tokens, median of {s.Repetitions}");
+        o.WriteLine($"model: {s.ModelPath} ({(s.MemoryMap ? Mib(results[0].MappedBytes) + " mapped" : "read into memory, --no-mmap")}); prompt {s.PromptTokens} tokens, decode {s.DecodeTokens} tokens, median of {s.Repetitions}");
         o.WriteLine($"roofline: {Mib(results[0].DecodeBytesPerToken)} read per decoded token (packed ternary weights + one embedding row) ÷ read bandwidth measured here (best 64 MiB-per-thread pass over {s.BandwidthBufferBytes >> 20} MiB, same threads)");
         o.WriteLine();
         o.WriteLine("products only: every ternary matrix once per token on a fixed vector, nothing else of the forward pass (the kernels' own decode ceiling)");

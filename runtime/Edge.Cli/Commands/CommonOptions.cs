@@ -12,11 +12,16 @@ sealed class CommonOptions
 
     public Option<string?> Kernel { get; } = new("--kernel") { Description = "Force a ternary kernel (see `edge inspect --cpu`); also EDGE_KERNEL" };
 
+    public Option<bool> NoMmap { get; } = new("--no-mmap") { Description = NoMmapDescription };
+
+    public const string NoMmapDescription = "Read the whole model into memory at start-up instead of mapping it: uses RAM equal to the file, and no token waits for storage";
+
     public void AddTo(Command command)
     {
         command.Options.Add(Model);
         command.Options.Add(Threads);
         command.Options.Add(Kernel);
+        command.Options.Add(NoMmap);
     }
 
     public EdgeModel Load(ParseResult parse)
@@ -25,6 +30,6 @@ sealed class CommonOptions
         if (threads < 0)
             throw new ArgumentException($"--threads must be ≥ 0 (got {threads}).");
         string path = parse.GetValue(Model) ?? BundledModel.Locate();
-        return EdgeModel.Load(path, new LoadOptions { Threads = threads, Kernel = parse.GetValue(Kernel) });
+        return EdgeModel.Load(path, new LoadOptions { Threads = threads, Kernel = parse.GetValue(Kernel), MemoryMap = !parse.GetValue(NoMmap) });
     }
 }

@@ -5,13 +5,13 @@ using System.Text;
 namespace Edge.Format.Container;
 
 /// <summary>
-/// A model file, memory-mapped read-only. Opening validates the header, metadata and tensor table (bounds,
-/// alignment, sizes, types, overlaps); tensor data is only viewed, never copied. Any inconsistency is an
-/// <see cref="InvalidDataException"/> whose message says what is wrong.
+/// A model file, memory-mapped read-only (or, on request, read into memory once). Opening validates the header,
+/// metadata and tensor table (bounds, alignment, sizes, types, overlaps); tensor data is only viewed, never copied
+/// again. Any inconsistency is an <see cref="InvalidDataException"/> whose message says what is wrong.
 /// </summary>
 public sealed unsafe class ModelFile : IDisposable
 {
-    readonly ReadOnlyMapping _mapping;
+    readonly IFileView _view;
     readonly byte* _base;
     readonly Dictionary<string, TensorInfo> _byName;
     bool _disposed;
@@ -22,7 +22,7 @@ public sealed unsafe class ModelFile : IDisposable
     public ModelMetadata Metadata { get; }
     public IReadOnlyList<TensorInfo> Tensors { get; }
 
-    ModelFile(string path)
+    ModelFile(string path, bool inMemory)
     {
         Path = path;
         var info = new FileInfo(path);
@@ -31,8 +31,9 @@ public sealed unsafe class ModelFile : IDisposable
         FileLength = info.Length;
         if (FileLength < ModelFileLayout.HeaderSize)
             throw Invalid($"it is {FileLength} bytes, shorter than the {ModelFileLayout.HeaderSize}-byte header");
-        _mapping = new ReadOnlyMapping(path);
-        _base = _mapping.Pointer;
+        _view = inMemory ? new InMemoryFile(path) : new ReadOnlyMapping(path);
+        IsMapped = !inMemory;
+        _base = _view.Pointer;
         try
         {
             (FormatVersion, Metadata, Tensors) = Parse(new ReadOnlySpan<byte>(_base, (int)Math.Min(FileLength, int.MaxValue)), FileLength);
@@ -46,7 +47,11 @@ public sealed unsafe class ModelFile : IDisposable
     }
 
     /// <summary>Maps and validates a model file.</summary>
-    public static ModelFile Open(string path) => new(path);
+    /// <param name="inMemory">Read the whole file into process memory instead of mapping it (<c>--no-mmap</c>).</param>
+    public static ModelFile Open(string path, bool inMemory = false) => new(path, inMemory);
+
+    /// <summary>Whether the bytes are the page cache's, mapped (else a private copy read at open).</summary>
+    public bool IsMapped { get; }
 
     public bool Contains(string name) => _byName.ContainsKey(name);
 
@@ -109,7 +114,7 @@ public sealed unsafe class ModelFile : IDisposable
         if (_disposed)
             return;
         _disposed = true;
-        _mapping.Dispose();
+        _view.Dispose();
     }
 
     static InvalidDataException Invalid(string what) =>

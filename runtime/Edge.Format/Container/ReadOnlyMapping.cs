@@ -6,7 +6,7 @@ namespace Edge.Format.Container;
 /// A whole file mapped read-only with its base address pinned, shared by the readers of model files and
 /// checkpoints: they view their data in place instead of copying it.
 /// </summary>
-public sealed unsafe class ReadOnlyMapping : IDisposable
+public sealed unsafe class ReadOnlyMapping : IFileView
 {
     readonly MemoryMappedFile _map;
     readonly MemoryMappedViewAccessor _view;

@@ -58,6 +58,7 @@ public sealed class BenchCommandTests : IDisposable
             foreach (string positive in new[] { "prefill_tps", "decode_tps", "decode_ms_per_token", "decode_ms_per_token_p10", "load_ms", "read_bandwidth_gbps", "roofline_decode_tps", "products_only_tps" })
                 Assert.True(run.GetProperty(positive).GetDouble() > 0, positive);
             Assert.Equal(modelBytes, run.GetProperty("mapped_bytes").GetInt64());
+            Assert.True(run.GetProperty("mmap").GetBoolean());
             Assert.Equal(ternaryBytes + 2 * c.HiddenSize, run.GetProperty("decode_bytes_per_token").GetInt64());
             var peak = run.GetProperty("peak_rss_bytes");
             if (OperatingSystem.IsLinux())
@@ -68,6 +69,19 @@ public sealed class BenchCommandTests : IDisposable
             double fraction = run.GetProperty("decode_tps").GetDouble() / roofline;
             Assert.InRange(run.GetProperty("roofline_fraction").GetDouble(), fraction * 0.99, fraction * 1.01);
         }
+    }
+
+    [Fact]
+    public async Task No_mmap_reads_the_model_into_memory_and_reports_nothing_mapped()
+    {
+        var (code, output, error) = await Run(Args("-t", "1", "--output", "json", "--no-mmap"));
+
+        Assert.True(code == 0, error);
+        using var doc = JsonDocument.Parse(output);
+        var run = doc.RootElement.EnumerateArray().Single();
+        Assert.Equal(0, run.GetProperty("mapped_bytes").GetInt64());
+        Assert.False(run.GetProperty("mmap").GetBoolean());
+        Assert.True(run.GetProperty("decode_tps").GetDouble() > 0);
     }
 
     [Fact]

@@ -42,6 +42,7 @@ public sealed class CliTests : IDisposable
         string Tokens(params string[] extra) => CliRun.Invoke(["generate", "-m", _model, "-p", "The", "-n", "12", "--json", .. extra]).LastLine;
         Assert.Equal(Tokens("--seed", "5", "--temp", "1.5"), Tokens("--seed", "5", "--temp", "1.5"));
         Assert.Equal(Tokens("--temp", "0", "--seed", "1"), Tokens("--temp", "0", "--seed", "2"));
+        Assert.Equal(Tokens("--temp", "0"), Tokens("--temp", "0", "--no-mmap")); // read into memory: the same model
     }
 
     [Fact]

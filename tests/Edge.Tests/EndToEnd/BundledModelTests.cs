@@ -68,6 +68,21 @@ public sealed class BundledModelTests
     }
 
     [Fact]
+    public void ReadIntoMemoryTheModelComputesTheSameLogitsAsMapped()
+    {
+        using var mapped = EdgeModel.Load(ModelPath, new LoadOptions { Threads = 1 });
+        using var read = EdgeModel.Load(ModelPath, new LoadOptions { Threads = 1, MemoryMap = false });
+        Assert.True(mapped.File.IsMapped);
+        Assert.False(read.File.IsMapped);
+        var ids = mapped.Tokenizer.Encode("And God said, Let there be light");
+        var expected = new float[mapped.Config.VocabSize];
+        var actual = new float[read.Config.VocabSize];
+        mapped.Model.Forward(ids, mapped.Model.CreateState(), expected);
+        read.Model.Forward(ids, read.Model.CreateState(), actual);
+        Assert.Equal(expected, actual);
+    }
+
+    [Fact]
     public void TokenizesLikeSentencePieceIncludingWhitespaceCollapsing()
     {
         using var model = EdgeModel.Load(ModelPath);

@@ -47,6 +47,23 @@ public sealed class ModelFileTests : IDisposable
     }
 
     [Fact]
+    public unsafe void ReadingIntoMemoryGivesTheSameFileAsMapping()
+    {
+        string path = WriteValid();
+        using var mapped = ModelFile.Open(path);
+        using var read = ModelFile.Open(path, inMemory: true);
+        Assert.True(mapped.IsMapped);
+        Assert.False(read.IsMapped);
+        Assert.Equal(mapped.Metadata.Config, read.Metadata.Config);
+        foreach (var t in mapped.Tensors)
+        {
+            Assert.Equal(mapped.GetBytes(t).ToArray(), read.GetBytes(read.GetInfo(t.Name)).ToArray());
+            Assert.Equal(0, ((nint)read.GetPointer(t) - t.Offset) % 4096); // the copy starts on a page
+        }
+        Assert.Empty(read.VerifyChecksums());
+    }
+
+    [Fact]
     public void UncommittedWriterLeavesNoFile()
     {
         string path = Path.Combine(_dir, "never.edge");
@@ -113,8 +130,11 @@ public sealed class ModelFileTests : IDisposable
             case "empty": File.WriteAllBytes(path, []); break;
             case "appended": File.AppendAllText(path, "junk"); break;
         }
-        var e = Assert.Throws<InvalidDataException>(() => ModelFile.Open(path));
-        Assert.Contains(expected, e.Message);
+        foreach (bool inMemory in new[] { false, true })
+        {
+            var e = Assert.Throws<InvalidDataException>(() => ModelFile.Open(path, inMemory));
+            Assert.Contains(expected, e.Message);
+        }
     }
 
     [Fact]

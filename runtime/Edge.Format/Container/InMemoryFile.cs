@@ -1,0 +1,63 @@
+using System.Runtime.InteropServices;
+
+namespace Edge.Format.Container;
+
+/// <summary>
+/// A whole file read into page-aligned native memory at open: the alternative to <see cref="ReadOnlyMapping"/> for
+/// <c>--no-mmap</c>. It costs resident memory equal to the file, and in exchange no later access waits for a page
+/// to come in from storage (a mapping pages in on first touch, so on an SD card or a network disk the first tokens
+/// pay for reading the model, and pages evicted under memory pressure are read again).
+/// </summary>
+public sealed unsafe class InMemoryFile : IFileView
+{
+    const int ReadChunk = 1 << 30;
+    bool _disposed;
+
+    public InMemoryFile(string path)
+    {
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        Length = RandomAccess.GetLength(handle);
+        try
+        {
+            Pointer = (byte*)NativeMemory.AlignedAlloc((nuint)Math.Max(Length, 1), 4096);
+        }
+        catch (OutOfMemoryException)
+        {
+            throw new InsufficientMemoryException($"Reading {path} into memory needs {Length >> 20} MiB that this process cannot get; leave out --no-mmap to map the file instead.");
+        }
+        try
+        {
+            for (long done = 0; done < Length;)
+            {
+                int read = RandomAccess.Read(handle, new Span<byte>(Pointer + done, (int)Math.Min(Length - done, ReadChunk)), done);
+                if (read == 0)
+                    throw new IOException($"{path} ended after {done} of {Length} bytes while it was being read; is another program writing it?");
+                done += read;
+            }
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The first byte of the file; valid until disposal.</summary>
+    public byte* Pointer { get; }
+
+    public long Length { get; }
+
+    public void Dispose()
+    {
+        if (_disposed)
+            return;
+        _disposed = true;
+        NativeMemory.AlignedFree(Pointer);
+    }
+}
+
+/// <summary>A whole file's bytes at one address, mapped or read; valid until disposal.</summary>
+public unsafe interface IFileView : IDisposable
+{
+    byte* Pointer { get; }
+}
