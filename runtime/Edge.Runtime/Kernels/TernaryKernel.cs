@@ -64,18 +64,17 @@ public abstract unsafe class TernaryKernel
     /// <summary>MatVec one row at a time: two or more rows per activation load are no faster from cache and much
     /// slower from DRAM, where streams a row apart defeat the hardware prefetcher (docs/kernels.md).</summary>
     protected static void MatVecByRows<TRows>(in TernaryMatrix w, int rowStart, ReadOnlySpan<sbyte> x, int xSum, Span<int> y)
-        where TRows : struct, IRowDot
+        where TRows : struct, IRowDot =>
+        MatVecByFourRows<OneRowAtATime<TRows>>(w, rowStart, x, xSum, y);
+
+    /// <summary>Four rows for a kernel whose dot products are reduced one by one.</summary>
+    readonly struct OneRowAtATime<TRows> : IRowDotFourRows where TRows : struct, IRowDot
     {
-        CheckMatVec(w, rowStart, x, y);
-        int blocks = w.RowBytes / TernaryPacking.BlockBytes;
-        long rowBytes = w.RowBytes;
-        byte* row = w.Data + rowStart * rowBytes;
-        fixed (sbyte* px = x)
-        fixed (int* py = y)
-        {
-            for (int i = 0; i < y.Length; i++)
-                py[i] = TRows.Dot(row + i * rowBytes, px, blocks) - xSum;
-        }
+        public static int Dot(byte* row, sbyte* x, int blocks) => TRows.Dot(row, x, blocks);
+
+        public static Vector128<int> DotFourRows(byte* row, long rowBytes, sbyte* x, int blocks) =>
+            Vector128.Create(TRows.Dot(row, x, blocks), TRows.Dot(row + rowBytes, x, blocks),
+                TRows.Dot(row + 2 * rowBytes, x, blocks), TRows.Dot(row + 3 * rowBytes, x, blocks));
     }
 
     /// <summary>
