@@ -55,9 +55,3 @@ public sealed unsafe class InMemoryFile : IFileView
         NativeMemory.AlignedFree(Pointer);
     }
 }
-
-/// <summary>A whole file's bytes at one address, mapped or read; valid until disposal.</summary>
-public unsafe interface IFileView : IDisposable
-{
-    byte* Pointer { get; }
-}
