@@ -258,14 +258,14 @@ public sealed class HgrnBitModel
             RescaleRow(0, _layer.IProj, b, first, count, _ig);
             RescaleRow(1, _layer.FProj, b, first, count, _fg);
             RescaleRow(2, _layer.GProj, b, first, count, _gg);
-            TensorPrimitives.Sigmoid(f, f);
+            Activations.Sigmoid(f, f);
             if (_oneMinusLowerBoundOfLayer is { } oneMinusLowerBound)
                 TensorPrimitives.MultiplyAdd(f, oneMinusLowerBound.AsSpan(first, count), lowerBound, f); // lb + (1-lb)·σ(f)
-            Silu(i, scratch, i);
+            Activations.Silu(i, i);
             TensorPrimitives.Subtract(1f, f, scratch);
             TensorPrimitives.Multiply(i, scratch, i);           // silu(i)·(1-f)
             TensorPrimitives.MultiplyAdd(f, hidden, i, hidden); // f·h + i
-            Silu(hidden, i, i);
+            Activations.Silu(hidden, i);
         }
     }
     /// <summary>o = RMSNorm(g)·silu(state): the code normalizes the gate projection and swishes the recurrence; quantized for o_proj.</summary>
@@ -302,7 +302,7 @@ public sealed class HgrnBitModel
             var gate = _gu.AsSpan(b * 2 * _i, _i);
             var up = _gu.AsSpan(b * 2 * _i + _i, _i);
             var m = _m.AsSpan(b * _i, _i);
-            Silu(gate, m, m);
+            Activations.Silu(gate, m);
             TensorPrimitives.Multiply(m, up, m);
             QuantizeRow(0, _layer.DownProj, _m, b, thread);
         }
@@ -378,12 +378,5 @@ public sealed class HgrnBitModel
         for (; i < q.Length; i++)
             s += q[i];
         return s;
-    }
-
-    /// <summary>destination = x·σ(x); <paramref name="scratch"/> may be the destination but not x.</summary>
-    static void Silu(ReadOnlySpan<float> x, Span<float> scratch, Span<float> destination)
-    {
-        TensorPrimitives.Sigmoid(x, scratch);
-        TensorPrimitives.Multiply(x, scratch, destination);
     }
 }
