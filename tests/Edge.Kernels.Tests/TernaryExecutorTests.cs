@@ -110,6 +110,73 @@ public class TernaryExecutorTests
         }
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void RowsOfAStalledWorkerAreTakenByTheCallerEachRowOnce(int n)
+    {
+        // 1000 rows of 256 columns (64 bytes): two chunks of 512 and 488 rows, taken in pieces of a quarter of what is
+        // left but at least 8 KiB · n (128·n rows); the worker stalls in its first piece, at most 128 rows.
+        var rng = new Random(5);
+        using var matrix = TestMatrix.Create(1000, 256, WeightPattern.Random, rng);
+        var x = Activations(256, n, ActivationPattern.Random, rng);
+        var sums = Sums(x, n, 256);
+        var expected = new int[n * 1000];
+        new ScalarTernaryKernel().MatMul(matrix.View, 0, 1000, x, sums, n, expected, 1000);
+        var kernel = new StallingKernel(new ScalarTernaryKernel(), stall: TimeSpan.FromMilliseconds(200));
+        using var executor = new TernaryExecutor(kernel, 2);
+        executor.MatMul(matrix.View, x, sums, n, new int[n * 1000]); // the worker is now spinning, ready for a chunk
+        kernel.Rows.Clear();
+        kernel.StallNextWorkerCall = true;
+
+        var y = new int[n * 1000];
+        executor.MatMul(matrix.View, x, sums, n, y);
+
+        Assert.Equal(expected, y);
+        var timesComputed = new int[1000];
+        foreach (var (_, start, count) in kernel.Rows)
+            for (int r = start; r < start + count; r++)
+                timesComputed[r]++;
+        Assert.All(timesComputed, t => Assert.Equal(1, t));
+        int byCaller = kernel.Rows.Where(r => !r.OnWorker).Sum(r => r.Count);
+        Assert.True(byCaller >= 1000 - 128 * n, $"the caller ran {byCaller} of 1000 rows while the worker stalled in one piece");
+    }
+
+    /// <summary>Records which thread ran which rows; the first call on a worker after <see cref="StallNextWorkerCall"/> is set sleeps.</summary>
+    sealed class StallingKernel(TernaryKernel inner, TimeSpan stall) : TernaryKernel
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<(bool OnWorker, int Start, int Count)> Rows { get; } = new();
+
+        public volatile bool StallNextWorkerCall;
+
+        public override string Name => inner.Name;
+
+        public override string Description => inner.Description;
+
+        public override void MatVec(in TernaryMatrix w, int rowStart, ReadOnlySpan<sbyte> x, int xSum, Span<int> y)
+        {
+            inner.MatVec(w, rowStart, x, xSum, y);
+            Record(rowStart, y.Length);
+        }
+
+        public override void MatMul(in TernaryMatrix w, int rowStart, int rowCount, ReadOnlySpan<sbyte> x, ReadOnlySpan<int> xSums, int n, Span<int> y, int yStride)
+        {
+            inner.MatMul(w, rowStart, rowCount, x, xSums, n, y, yStride);
+            Record(rowStart, rowCount);
+        }
+
+        void Record(int start, int count)
+        {
+            bool onWorker = Thread.CurrentThread.Name?.StartsWith("edge-kernel", StringComparison.Ordinal) == true;
+            if (onWorker && StallNextWorkerCall)
+            {
+                StallNextWorkerCall = false;
+                Thread.Sleep(stall);
+            }
+            Rows.Enqueue((onWorker, start, count));
+        }
+    }
+
     [Fact]
     public void ADisposedExecutorRefusesWork()
     {

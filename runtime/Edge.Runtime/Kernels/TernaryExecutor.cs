@@ -16,8 +16,10 @@ namespace Edge.Runtime.Kernels;
 /// thread, a multiple of <see cref="RowGranule"/> rows so no two threads write the same cache line of the output;
 /// every thread, the caller included, claims chunks from one atomic counter. One long chunk per thread streams
 /// its weights from DRAM faster than several short ones (each new stream restarts the hardware prefetcher:
-/// decode +5-10 % at 2 threads over four chunks per thread), and claiming still means a worker the OS has
-/// descheduled (a busy machine) delays nobody: the caller takes its chunk.
+/// decode +5-10 % at 2 threads over four chunks per thread). Equal chunks still finish apart (a worker's chunk
+/// runs 8-12 % slower than the caller's on a busy VM, and a descheduled worker stops altogether), so a chunk's
+/// owner takes its rows from the bottom in pieces, and a thread with no chunk left steals pieces from the top of
+/// the chunk with the most rows left: the owner's stream is never cut, and nobody waits while rows remain.
 /// A call allocates nothing. One call at a time: an executor belongs to one model.
 /// </remarks>
 public sealed unsafe class TernaryExecutor : IDisposable
@@ -27,6 +29,19 @@ public sealed unsafe class TernaryExecutor : IDisposable
 
     /// <summary>Smallest chunk: below this the claim costs more than the rows.</summary>
     const int MinChunkRows = 4 * RowGranule;
+
+    /// <summary>
+    /// The smallest piece of a chunk a thread takes holds about this many bytes of weights per token of the batch:
+    /// small enough that the two ends of a decode chunk meet within a short piece (8 KiB streams in well under a
+    /// microsecond), large enough that a batched kernel's per-call set-up (packing the activations) is amortized.
+    /// </summary>
+    const int MinPieceBytes = 8192;
+
+    /// <summary>Granules a chunk's range word can count (20 bits each for its first and end granule).</summary>
+    const int MaxGranules = 1 << 20;
+
+    /// <summary>Longs between two chunks' range words: 128 bytes, so no two share a line or an adjacent-line pair.</summary>
+    const int RangeStride = 16;
 
     static readonly long SpinTime = Stopwatch.Frequency / 5000; // 200 µs
 
@@ -39,7 +54,17 @@ public sealed unsafe class TernaryExecutor : IDisposable
     /// swap the whole word, so a claim that raced with the end of its job can never run a chunk of the next one.
     /// </summary>
     long _job;
+
+    /// <summary>Rows (product jobs) or chunks (range jobs) finished.</summary>
     int _done;
+
+    /// <summary>
+    /// Per chunk of a product job, at [chunk · RangeStride]: the granules not yet taken, as generation (bits 40-63),
+    /// first (20-39) and end (0-19). The owner advances first, thieves lower end, both by compare-and-swap of the
+    /// whole word, so a piece is taken once, and not from a later job's chunk (a thread would have to stall between
+    /// reading the word and swapping it for 2^24 jobs, minutes of decoding, for the generation to match again).
+    /// </summary>
+    readonly long[] _ranges;
 
     /// <summary>Products one job can hold.</summary>
     public const int MaxProducts = 4;
@@ -48,6 +73,7 @@ public sealed unsafe class TernaryExecutor : IDisposable
     readonly TernaryProduct[] _products = new TernaryProduct[MaxProducts];
     readonly int[] _chunkRows = new int[MaxProducts];
     readonly int[] _firstChunk = new int[MaxProducts + 1]; // product p owns chunks [_firstChunk[p], _firstChunk[p+1])
+    readonly int[] _minPieceGranules = new int[MaxProducts];
     int _productCount;
     int _n;
     // Or the current range job: [0, _count) in chunks of _grain items, the last one taking the remainder.
@@ -64,6 +90,7 @@ public sealed unsafe class TernaryExecutor : IDisposable
         Kernel = kernel;
         Threads = threads;
         _workers = new Worker[threads - 1];
+        _ranges = new long[MaxProducts * threads * RangeStride];
         for (int i = 0; i < _workers.Length; i++)
         {
             var worker = new Worker(this, i + 1);
@@ -115,18 +142,22 @@ public sealed unsafe class TernaryExecutor : IDisposable
         if (products.Length > MaxProducts)
             throw new ArgumentException($"A job holds at most {MaxProducts} products; got {products.Length}.", nameof(products));
 
-        int count = 0, chunks = 0;
+        int count = 0, chunks = 0, rowsTotal = 0;
         foreach (var product in products)
         {
             if (Offload is { } offload && TryOffload(offload, product, n))
                 continue;
             int rows = product.Matrix.Rows;
+            if (rows > MaxGranules * RowGranule - RowGranule)
+                throw new ArgumentException($"A product of {rows} rows is more than a job can split ({MaxGranules * RowGranule - RowGranule}).", nameof(products));
             int chunkRows = Math.Max(MinChunkRows, (rows + Threads - 1) / Threads);
             chunkRows = (chunkRows + RowGranule - 1) / RowGranule * RowGranule;
             _products[count] = product;
             _chunkRows[count] = chunkRows;
             _firstChunk[count] = chunks;
+            _minPieceGranules[count] = (int)Math.Clamp((long)MinPieceBytes * n / RowGranule / product.Matrix.RowBytes, 1, MaxGranules);
             chunks += (rows + chunkRows - 1) / chunkRows;
+            rowsTotal += rows;
             count++;
         }
         _firstChunk[count] = chunks;
@@ -141,7 +172,7 @@ public sealed unsafe class TernaryExecutor : IDisposable
             return;
         }
 
-        RunJob(chunks);
+        RunJob(chunks, rowsTotal);
     }
 
     /// <summary>
@@ -173,7 +204,7 @@ public sealed unsafe class TernaryExecutor : IDisposable
         _rangeChunks = chunks;
         try
         {
-            RunJob(chunks);
+            RunJob(chunks, chunks);
         }
         finally
         {
@@ -181,11 +212,20 @@ public sealed unsafe class TernaryExecutor : IDisposable
         }
     }
 
-    /// <summary>Publishes the job set up in the fields, runs chunks on the caller too, and waits for all of them.</summary>
-    void RunJob(int chunks)
+    /// <summary>
+    /// Publishes the job set up in the fields, runs chunks on the caller too, and waits until <paramref name="target"/>
+    /// rows (product jobs) or chunks (range jobs) are done.
+    /// </summary>
+    void RunJob(int chunks, int target)
     {
         _done = 0;
         long generation = (_job >> 32) + 1;
+        if (_action is null)
+            for (int c = 0; c < chunks; c++)
+            {
+                var (start, end) = ChunkRows(c);
+                _ranges[c * RangeStride] = PackRange(generation, start / RowGranule, (end + RowGranule - 1) / RowGranule);
+            }
         long job = (generation << 32) | ((long)chunks << 16);
         Interlocked.Exchange(ref _job, job); // full fence: the fields above are visible before the job is
         foreach (var worker in _workers)
@@ -197,7 +237,7 @@ public sealed unsafe class TernaryExecutor : IDisposable
         // a system call and a trip through the scheduler), and yield only if a worker lost its core (busy machine).
         long yieldAfter = Stopwatch.GetTimestamp() + SpinTime / 4;
         var spinner = new SpinWait();
-        while (Volatile.Read(ref _done) != chunks)
+        while (Volatile.Read(ref _done) != target)
         {
             if (Stopwatch.GetTimestamp() < yieldAfter)
                 Thread.SpinWait(1);
@@ -219,44 +259,146 @@ public sealed unsafe class TernaryExecutor : IDisposable
             new ReadOnlySpan<int>(product.XSums, n), n, new Span<int>(product.Y, checked(n * w.Rows)));
     }
 
-    /// <summary>Claims and runs chunks of job <paramref name="generation"/> until none are left.</summary>
+    /// <summary>
+    /// Claims and runs chunks of job <paramref name="generation"/> until none are left, then, in a product job,
+    /// steals pieces of the chunks still running.
+    /// </summary>
     void RunChunks(long generation, int thread)
     {
+        int rowsDone = 0;
         while (true)
         {
             long job = Volatile.Read(ref _job);
             int next = (int)(job & 0xFFFF), chunks = (int)((job >> 16) & 0xFFFF);
             if (job >> 32 != generation || next >= chunks)
-                return;
+                break;
             if (Interlocked.CompareExchange(ref _job, job + 1, job) != job)
                 continue;
-            try
+            if (_action is { } action)
             {
-                RunChunk(next, thread);
+                int first = next * _grain;
+                try
+                {
+                    action(first, next == _rangeChunks - 1 ? _count : first + _grain, thread);
+                }
+                catch (Exception e)
+                {
+                    Fail(e);
+                }
+                Interlocked.Increment(ref _done);
             }
-            catch (Exception e)
+            else
             {
-                Interlocked.CompareExchange(ref _failure, ExceptionDispatchInfo.Capture(e), null);
+                rowsDone += RunOwnPieces(next, generation);
             }
-            Interlocked.Increment(ref _done);
+        }
+        if (_action is null)
+            rowsDone += StealPieces(generation);
+        if (rowsDone > 0)
+            Interlocked.Add(ref _done, rowsDone);
+    }
+
+    /// <summary>Runs the chunk's pieces from its first granule up until a thief meets it; returns the rows run.</summary>
+    int RunOwnPieces(int chunk, long generation)
+    {
+        ref long range = ref _ranges[chunk * RangeStride];
+        int p = ProductOf(chunk), minPiece = _minPieceGranules[p], rows = 0;
+        while (true)
+        {
+            long seen = Volatile.Read(ref range);
+            var (first, end) = UnpackRange(seen);
+            if (!IsOfGeneration(seen, generation) || first >= end)
+                return rows;
+            int taken = first + Piece(first, end, minPiece);
+            if (Interlocked.CompareExchange(ref range, PackRange(generation, taken, end), seen) == seen)
+                rows += RunGranules(p, first, taken);
         }
     }
 
-    /// <summary>Runs chunk <paramref name="chunk"/> of the job: a range of items, or of rows of one of its products.</summary>
-    void RunChunk(int chunk, int thread)
+    /// <summary>Takes pieces from the top of the chunk with the most granules left until none are; returns the rows run.</summary>
+    int StealPieces(long generation)
     {
-        if (_action is { } action)
+        int rows = 0, chunks = _firstChunk[_productCount];
+        int victim = -1;
+        while (true)
         {
-            int first = chunk * _grain;
-            action(first, chunk == _rangeChunks - 1 ? _count : first + _grain, thread);
-            return;
+            if (victim < 0 || RangeLeft(victim, generation) == 0)
+            {
+                victim = -1;
+                for (int c = 0, most = 0; c < chunks; c++)
+                {
+                    int left = RangeLeft(c, generation);
+                    if (left > most)
+                        (victim, most) = (c, left);
+                }
+                if (victim < 0)
+                    return rows;
+            }
+            ref long range = ref _ranges[victim * RangeStride];
+            long seen = Volatile.Read(ref range);
+            var (first, end) = UnpackRange(seen);
+            if (!IsOfGeneration(seen, generation) || first >= end)
+                continue;
+            int p = ProductOf(victim);
+            int start = end - Piece(first, end, _minPieceGranules[p]);
+            if (Interlocked.CompareExchange(ref range, PackRange(generation, first, start), seen) == seen)
+                rows += RunGranules(p, start, end);
         }
+    }
+
+    /// <summary>
+    /// Granules to take from [first, end): a quarter of what is left, at least the smallest piece, so a chunk costs a
+    /// handful of claims and kernel calls while its owner is alone (8 KiB pieces throughout cost 5 % of the products'
+    /// speed), and the two ends meet within a small piece.
+    /// </summary>
+    static int Piece(int first, int end, int minPiece) => Math.Min(end - first, Math.Max(minPiece, (end - first) / 4));
+
+    int RangeLeft(int chunk, long generation)
+    {
+        long seen = Volatile.Read(ref _ranges[chunk * RangeStride]);
+        var (first, end) = UnpackRange(seen);
+        return IsOfGeneration(seen, generation) ? Math.Max(0, end - first) : 0;
+    }
+
+    /// <summary>Runs granules [first, end) of product p (the last one clipped to its rows); returns the rows.</summary>
+    int RunGranules(int p, int first, int end)
+    {
+        int rows = _products[p].Matrix.Rows;
+        int start = first * RowGranule, count = Math.Min(end * RowGranule, rows) - start;
+        try
+        {
+            RunRows(_products[p], start, count);
+        }
+        catch (Exception e)
+        {
+            Fail(e);
+        }
+        return count;
+    }
+
+    /// <summary>Keeps the first failure of a job for the caller to throw; the failed work still counts as done.</summary>
+    void Fail(Exception e) => Interlocked.CompareExchange(ref _failure, ExceptionDispatchInfo.Capture(e), null);
+
+    int ProductOf(int chunk)
+    {
         int p = 0;
         while (chunk >= _firstChunk[p + 1])
             p++;
-        int start = (chunk - _firstChunk[p]) * _chunkRows[p];
-        RunRows(_products[p], start, Math.Min(_chunkRows[p], _products[p].Matrix.Rows - start));
+        return p;
     }
+
+    (int Start, int End) ChunkRows(int chunk)
+    {
+        int p = ProductOf(chunk);
+        int start = (chunk - _firstChunk[p]) * _chunkRows[p];
+        return (start, Math.Min(start + _chunkRows[p], _products[p].Matrix.Rows));
+    }
+
+    static long PackRange(long generation, int first, int end) => (generation & 0xFFFFFF) << 40 | (long)first << 20 | (uint)end;
+
+    static (int First, int End) UnpackRange(long range) => ((int)(range >> 20) & (MaxGranules - 1), (int)range & (MaxGranules - 1));
+
+    static bool IsOfGeneration(long range, long generation) => (range >>> 40) == (generation & 0xFFFFFF);
 
     void RunRows(in TernaryProduct product, int start, int count)
     {
