@@ -248,10 +248,10 @@ public sealed partial class SensorTriggerService : BackgroundService
                 sensor ??= OpenBme280(settings);
                 var result = await sensor.ReadAsync().ConfigureAwait(false);
                 var readings = new SensorReadings(result.Temperature, result.Pressure, result.Humidity, _time.GetUtcNow());
-                _readings.Current = readings;
                 if (failures > 0)
-                    LogSensorBack("BME280", failures);
+                    LogSensorBack("BME280", failures); // before the reading is published: whoever sees it sees the log
                 failures = 0;
+                _readings.Current = readings;
                 if (result.Temperature is { } temperature)
                     foreach (var e in watch.Observe(readings.TakenAt!.Value, temperature.DegreesCelsius))
                         OfferLocal(e.Source, TemplateFor(e.Source), e.ThresholdCelsius, e.RateCelsiusPerMinute);
@@ -261,9 +261,9 @@ public sealed partial class SensorTriggerService : BackgroundService
                 failures++;
                 sensor?.Dispose();
                 sensor = null;
-                _readings.Current = SensorReadings.None;
                 delay = Backoff.Delay(failures, maxDelay);
                 LogSensorFailed("BME280", e.Message, failures, delay.TotalSeconds);
+                _readings.Current = SensorReadings.None;
             }
             try
             {
