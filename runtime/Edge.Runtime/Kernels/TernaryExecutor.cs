@@ -322,9 +322,8 @@ public sealed unsafe class TernaryExecutor : IDisposable
         int victim = -1;
         while (true)
         {
-            if (victim < 0 || RangeLeft(victim, generation) == 0)
+            if (victim < 0)
             {
-                victim = -1;
                 for (int c = 0, most = 0; c < chunks; c++)
                 {
                     int left = RangeLeft(c, generation);
@@ -338,7 +337,10 @@ public sealed unsafe class TernaryExecutor : IDisposable
             long seen = Volatile.Read(ref range);
             var (first, end) = UnpackRange(seen);
             if (!IsOfGeneration(seen, generation) || first >= end)
+            {
+                victim = -1; // emptied: look for the next busiest chunk
                 continue;
+            }
             int p = ProductOf(victim);
             int start = end - Piece(first, end, _minPieceGranules[p]);
             if (Interlocked.CompareExchange(ref range, PackRange(generation, first, start), seen) == seen)
