@@ -1,3 +1,6 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+
 namespace Edge.Runtime.Sampling;
 
 /// <summary>
@@ -29,6 +32,9 @@ public sealed class Sampler
     /// <summary>The seed in use (the drawn one when none was given).</summary>
     public ulong Seed { get; }
 
+    /// <summary>The token ids <see cref="SelectTop"/> chose, best first.</summary>
+    internal ReadOnlySpan<int> Candidates => _candidates;
+
     /// <summary>Records a token (prompt or generated) for the repetition penalty.</summary>
     public void Accept(int token)
     {
@@ -43,6 +49,8 @@ public sealed class Sampler
     public int Sample(Span<float> logits)
     {
         int v = logits.Length;
+        if (v == 0)
+            throw new ArgumentException("No logits to sample from.", nameof(logits));
         if (v > _candidates.Length)
             throw new ArgumentException("More logits than the vocabulary the sampler was made for.", nameof(logits));
         ApplyRepeatPenalty(logits);
@@ -114,8 +122,8 @@ public sealed class Sampler
         return false;
     }
 
-    /// <summary>Fills _candidates[0..k) with the k highest logits, best first; returns k.</summary>
-    int SelectTop(ReadOnlySpan<float> logits, int k)
+    /// <summary>Fills _candidates[0..k) with the k highest logits, best first (lower ids first on ties); returns k.</summary>
+    internal int SelectTop(ReadOnlySpan<float> logits, int k)
     {
         int v = logits.Length;
         if (k >= v)
@@ -131,13 +139,10 @@ public sealed class Sampler
             heap[i] = i;
         for (int i = k / 2 - 1; i >= 0; i--)
             SiftDown(logits, heap, i);
-        for (int i = k; i < v; i++)
+        for (int i = NextAbove(logits, k, logits[heap[0]]); i < v; i = NextAbove(logits, i + 1, logits[heap[0]]))
         {
-            if (logits[i] > logits[heap[0]])
-            {
-                heap[0] = i;
-                SiftDown(logits, heap, 0);
-            }
+            heap[0] = i;
+            SiftDown(logits, heap, 0);
         }
         SortDescending(logits, heap);
         return k;
@@ -188,13 +193,33 @@ public sealed class Sampler
         }
     }
 
-    static int ArgMax(ReadOnlySpan<float> logits)
+    /// <summary>The first index of the largest logit; NaNs never win (unless the first logit is one).</summary>
+    internal static int ArgMax(ReadOnlySpan<float> logits)
     {
         int best = 0;
-        for (int i = 1; i < logits.Length; i++)
-            if (logits[i] > logits[best])
-                best = i;
+        for (int i = NextAbove(logits, 1, logits[0]); i < logits.Length; i = NextAbove(logits, i + 1, logits[best]))
+            best = i;
         return best;
+    }
+
+    /// <summary>
+    /// The first index from <paramref name="start"/> on whose value is above <paramref name="threshold"/>, or the
+    /// length. The arg-max and top-k scans over the vocabulary call it with the bar they have reached, which is
+    /// soon rarely beaten, so they compare a vector at a time and look at single values only where one passes.
+    /// </summary>
+    static int NextAbove(ReadOnlySpan<float> values, int start, float threshold)
+    {
+        int i = start;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var bar = new Vector<float>(threshold);
+            ref float first = ref MemoryMarshal.GetReference(values);
+            while (i + Vector<float>.Count <= values.Length && !Vector.GreaterThanAny(Vector.LoadUnsafe(ref first, (nuint)i), bar))
+                i += Vector<float>.Count;
+        }
+        while (i < values.Length && !(values[i] > threshold))
+            i++;
+        return i;
     }
 
     double NextDouble()

@@ -97,6 +97,66 @@ public class SamplerTests
         Assert.Equal(1, sampler.Sample((float[])Logits.Clone()));
     }
 
+    /// <summary>
+    /// Logits of every length around the vector widths and a vocabulary's, drawn from few values so that ties are
+    /// common (also across vector boundaries), with NaNs and infinities mixed in.
+    /// </summary>
+    public static TheoryData<int> Lengths => new(Enumerable.Range(1, 70).Concat([127, 128, 129, 1000, 32000]));
+
+    static float[] TieHeavyLogits(int length, int seed)
+    {
+        var random = new Random(seed);
+        float[] values = [-3f, -0.5f, 0f, 1.25f, 2f, 7.5f, float.NegativeInfinity, float.PositiveInfinity, float.NaN];
+        var logits = new float[length];
+        for (int i = 0; i < length; i++)
+            logits[i] = random.Next(100) < 90 ? values[random.Next(6)] : values[6 + random.Next(3)];
+        return logits;
+    }
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void ArgMaxIsTheFirstIndexOfTheLargestValueWithNaNsNeverWinning(int length)
+    {
+        for (int seed = 0; seed < 20; seed++)
+        {
+            var logits = TieHeavyLogits(length, seed);
+            if (seed % 2 == 1)
+                logits[0] = 0f; // the scalar rule below keeps a NaN in front; give the other case its share too
+            int expected = 0;
+            for (int i = 1; i < length; i++)
+                if (logits[i] > logits[expected])
+                    expected = i;
+            Assert.Equal(expected, Sampler.ArgMax(logits));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void TopKSelectsTheKHighestLogitsBestFirstLowerIdsFirstOnTies(int length)
+    {
+        for (int seed = 0; seed < 10; seed++)
+        {
+            var logits = TieHeavyLogits(length, seed);
+            for (int i = 0; i < length; i++)
+                if (float.IsNaN(logits[i]))
+                    logits[i] = -2f; // ordering NaNs is not defined; the model never produces them
+            foreach (int k in new[] { 1, 2, 7, 40, length })
+            {
+                if (k > length)
+                    continue;
+                var sampler = new Sampler(Plain(1), length);
+                int n = sampler.SelectTop(logits, k);
+                var expected = Enumerable.Range(0, length).OrderByDescending(i => logits[i]).ThenBy(i => i).Take(k);
+                Assert.Equal(k, n);
+                Assert.Equal(expected, sampler.Candidates[..k].ToArray());
+            }
+        }
+    }
+
+    [Fact]
+    public void EmptyLogitsAreRejected() =>
+        Assert.Throws<ArgumentException>(() => new Sampler(SamplingOptions.Greedy, 4).Sample(Span<float>.Empty));
+
     [Theory]
     [InlineData(-1f, 40, 0.9f, 0.05f, 1f)]
     [InlineData(0.8f, -1, 0.9f, 0.05f, 1f)]
