@@ -77,6 +77,27 @@ public class FleetIntegrationTests
     }
 
     [Fact]
+    public async Task Requests_sent_after_the_workers_came_online_are_not_sent_again_when_the_start_up_resend_fires()
+    {
+        using var broker = await MosquittoBroker.StartAsync();
+        string suffix = Guid.NewGuid().ToString("N")[..8];
+        // Each generation outlasts the short delay after which the requester acts on its connect and on the workers'
+        // "online" announcements, so that resend comes due while all four requests are still pending.
+        await using var workerA = await StartWorkerAsync(broker, "worker-a-" + suffix, TimeSpan.FromMilliseconds(400));
+        await using var workerB = await StartWorkerAsync(broker, "worker-b-" + suffix, TimeSpan.FromMilliseconds(400));
+        await using var requester = await StartRequesterAsync(broker, TimeSpan.FromMinutes(10), "worker-a-" + suffix, "worker-b-" + suffix);
+
+        var replies = await Task.WhenAll(Enumerable.Range(0, 4).Select(i => requester.RequestAsync($"r{i}", Prompt(i), 8, TestContext.Current.CancellationToken)))
+            .WaitAsync(TestTimeouts.Hang, TestContext.Current.CancellationToken);
+
+        for (int i = 0; i < 4; i++)
+            Assert.Equal(RecordingGenerator.ReplyTo(Prompt(i)), replies[i].Text.Trim());
+        // Published after the requester's connect and after both announcements: nothing to call back.
+        Assert.Equal(0, requester.Resent);
+        Assert.Equal(Enumerable.Range(0, 4).Select(Prompt).Order(), workerA.Generator.TriggerPrompts.Concat(workerB.Generator.TriggerPrompts).Order());
+    }
+
+    [Fact]
     public async Task A_broker_restart_mid_run_loses_no_accepted_request()
     {
         using var broker = await MosquittoBroker.StartAsync();

@@ -11,7 +11,9 @@ namespace Edge.Devices.Fleet;
 /// <para>End-to-end guarantee: every request stays pending here until its result arrives, and is published again
 /// (QoS 1) after each reconnect of this client, whenever a worker announces itself online (after a broker restart
 /// the workers' subscriptions are newer than the last publish), and every <c>resendInterval</c>. So a request is not
-/// lost even when the broker forgets everything (restart without persistence). The price is at-least-once
+/// lost even when the broker forgets everything (restart without persistence). A reconnect or an announcement resends
+/// only the requests last published before it: a later publish went out on the renewed connection, after the announced
+/// worker had subscribed, so sending it again would only make a worker generate it twice. The price is at-least-once
 /// processing: a worker may see a request twice; workers answer repeats from their result cache, and results are
 /// deduplicated here by request id, so each <see cref="RequestAsync"/> completes exactly once.</para>
 /// </summary>
@@ -28,7 +30,15 @@ public sealed partial class FleetRequester : IAsyncDisposable
     long _duplicates, _resent;
     int _resendScheduled;
 
-    sealed record Pending(string Id, MqttApplicationMessage Message, TaskCompletionSource<FleetReply> Reply);
+    // One sequence orders publishes and events: an event-triggered resend covers the requests whose last publish
+    // started before the newest event (_resendBefore); later ones went out after the event and need no resend.
+    long _sequence, _resendBefore;
+
+    sealed record Pending(string Id, MqttApplicationMessage Message, TaskCompletionSource<FleetReply> Reply)
+    {
+        /// <summary>Sequence number taken when its last publish started.</summary>
+        public long LastPublish;
+    }
 
     public FleetRequester(MqttSettings settings, string clientId, TimeSpan resendInterval, ILogger logger)
     {
@@ -79,17 +89,29 @@ public sealed partial class FleetRequester : IAsyncDisposable
         if (!_pending.TryAdd(id, pending))
             throw new ArgumentException($"Request id \"{id}\" is already pending; use a new id per request.", nameof(id));
         // Not connected: it goes out with the others after the connect.
-        await _link.TryPublishAsync(message, cancellationToken).ConfigureAwait(false);
+        await PublishAsync(pending, cancellationToken).ConfigureAwait(false);
         return await pending.Reply.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    Task<bool> PublishAsync(Pending request, CancellationToken cancellationToken)
+    {
+        Volatile.Write(ref request.LastPublish, Interlocked.Increment(ref _sequence));
+        return _link.TryPublishAsync(request.Message, cancellationToken);
     }
 
     async Task OnConnectedAsync(IMqttClient client, bool sessionPresent, CancellationToken cancellationToken)
     {
-        var subscribe = new MqttClientSubscribeOptionsBuilder()
+        // Two subscriptions, in this order, with the reconnect's resend point between them: a request published after
+        // it finds its reply topic subscribed, and every "online" this connection brings (the retained ones arrive as
+        // soon as the status subscription is in place) is seen after it, so whoever waits for a worker to come online
+        // and then publishes has nothing called back by this reconnect.
+        await client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
             .WithTopicFilter(f => f.WithTopic(ReplyTopic).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce))
+            .Build(), cancellationToken).ConfigureAwait(false);
+        MarkResendPoint();
+        await client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
             .WithTopicFilter(f => f.WithTopic(StatusPrefix + "+").WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce))
-            .Build();
-        await client.SubscribeAsync(subscribe, cancellationToken).ConfigureAwait(false);
+            .Build(), cancellationToken).ConfigureAwait(false);
         ScheduleResend("reconnected");
     }
 
@@ -108,12 +130,28 @@ public sealed partial class FleetRequester : IAsyncDisposable
         }
         else if (message.Topic.StartsWith(StatusPrefix, StringComparison.Ordinal))
         {
+            string client = message.Topic[StatusPrefix.Length..];
+            // This requester's own status (its link announces it too) says nothing about who takes requests.
+            if (client == _link.ClientId)
+                return Task.CompletedTask;
             bool online = FleetMessages.IsOnlineStatus(message.Payload);
-            _workers[message.Topic[StatusPrefix.Length..]] = online;
+            // Marked before the worker shows in OnlineWorkers: whoever sees it there publishes after the mark.
+            if (online)
+                MarkResendPoint();
+            _workers[client] = online;
             if (online)
                 ScheduleResend("a worker came online");
         }
         return Task.CompletedTask;
+    }
+
+    /// <summary>Requests whose last publish started before now are resent by the next <see cref="ScheduleResend"/>.</summary>
+    void MarkResendPoint()
+    {
+        long mark = Interlocked.Increment(ref _sequence), seen;
+        while ((seen = Volatile.Read(ref _resendBefore)) < mark && Interlocked.CompareExchange(ref _resendBefore, mark, seen) != seen)
+        {
+        }
     }
 
     /// <summary>
@@ -135,7 +173,7 @@ public sealed partial class FleetRequester : IAsyncDisposable
                 return;
             }
             Volatile.Write(ref _resendScheduled, 0);
-            await ResendAllAsync(reason).ConfigureAwait(false);
+            await ResendAllAsync(reason, Volatile.Read(ref _resendBefore)).ConfigureAwait(false);
         }, CancellationToken.None);
     }
 
@@ -145,16 +183,17 @@ public sealed partial class FleetRequester : IAsyncDisposable
         {
             using var timer = new PeriodicTimer(_resendInterval);
             while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
-                await ResendAllAsync("no result yet").ConfigureAwait(false);
+                await ResendAllAsync("no result yet", long.MaxValue).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
         }
     }
 
-    async Task ResendAllAsync(string reason)
+    /// <summary>Publishes again the pending requests whose last publish started before <paramref name="publishedBefore"/>.</summary>
+    async Task ResendAllAsync(string reason, long publishedBefore)
     {
-        var pending = _pending.Values.ToArray();
+        var pending = _pending.Values.Where(p => Volatile.Read(ref p.LastPublish) < publishedBefore).ToArray();
         if (pending.Length == 0)
             return;
         LogResending(pending.Length, reason);
@@ -162,7 +201,7 @@ public sealed partial class FleetRequester : IAsyncDisposable
         {
             if (_stop.IsCancellationRequested || !_link.IsConnected)
                 return;
-            if (_pending.ContainsKey(request.Id) && await _link.TryPublishAsync(request.Message, _stop.Token).ConfigureAwait(false))
+            if (_pending.ContainsKey(request.Id) && await PublishAsync(request, _stop.Token).ConfigureAwait(false))
                 Interlocked.Increment(ref _resent);
         }
     }
