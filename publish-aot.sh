@@ -5,8 +5,8 @@
 #
 #   linux-arm64         every 64-bit Raspberry Pi (Zero 2 W, 3, 4, 5); NEON dot-product is picked at run time.
 #   linux-x64           x86-64-v3 (AVX2, FMA, BMI2: Intel Haswell 2013+, AMD Zen 1+): AVX2 kernels compiled in.
-#   linux-x64-avx512    x86-64-v4 (AVX-512 F/BW/CD/DQ/VL: Skylake-SP, Ice Lake, Zen 4+): adds the avx512 kernel
-#                       (used for 1 thread; 2 or more threads stream DRAM better with avx2, docs/kernels.md).
+#   linux-x64-avx512    x86-64-v4 (AVX-512 F/BW/CD/DQ/VL: Skylake-SP, Ice Lake, Zen 4+): 512-bit element-wise code and
+#                       the avx512 kernel (EDGE_KERNEL=avx512; the default stays avx2, faster in the model, docs/kernels.md).
 #   linux-x64-baseline  x86-64-v2 (.NET's default: SSE4.2, POPCNT) for CPUs without AVX2.
 # NativeAOT on x64 fixes IsSupported for AVX2/AVX-512 at build time (above the baseline it is a constant false, not a
 # run-time check), hence one x64 build per level. The v3/v4 builds stop with "The required instruction sets are not

@@ -63,7 +63,7 @@ public sealed class EdgeModel : IDisposable
             if (tokenizer.VocabularySize > weights.Config.VocabSize)
                 throw new InvalidDataException($"The tokenizer has {tokenizer.VocabularySize} tokens but the model only {weights.Config.VocabSize}.");
             int threads = options.Threads > 0 ? options.Threads : TernaryExecutor.DefaultThreads;
-            var kernel = options.Kernel is null ? KernelFactory.ForThreads(threads) : KernelFactory.Select(options.Kernel);
+            var kernel = options.Kernel is null ? KernelFactory.Default : KernelFactory.Select(options.Kernel);
             var model = new HgrnBitModel(weights, new TernaryExecutor(kernel, threads), options.MaxBatch);
             return new EdgeModel(file, model, tokenizer);
         }

@@ -41,11 +41,9 @@ static class InspectCommand
         BuildTarget.Describe(o);
         o.WriteLine($"kernels available: {string.Join(", ", KernelFactory.Available.Select(k => k.Name))}");
         int threads = TernaryExecutor.DefaultThreads;
-        var chosen = KernelFactory.ForThreads(threads);
+        var chosen = KernelFactory.Default;
         string forced = Environment.GetEnvironmentVariable(KernelFactory.OverrideVariable) is { Length: > 0 } f ? $" (forced by {KernelFactory.OverrideVariable}={f})" : "";
         o.WriteLine($"kernel: {chosen.Name}{forced} with the default {threads} thread(s): {chosen.Description}");
-        if (forced.Length == 0 && KernelFactory.ForThreads(1) is var single && single != chosen)
-            o.WriteLine($"kernel with -t 1: {single.Name}: {single.Description}");
     }
 
     static int DescribeModel(TextWriter o, TextWriter err, string path, bool listTensors, bool verify)

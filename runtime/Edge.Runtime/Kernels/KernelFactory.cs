@@ -16,13 +16,13 @@ public static class KernelFactory
     static List<TernaryKernel> CreateAvailable()
     {
         var kernels = new List<TernaryKernel>();
-        // x86 first choice with two or more threads, where decode is memory-bound: the 256-bit loop streams weights
-        // from DRAM at 28-32 GB/s on two Zen 4 cores; the 512-bit loop reaches only 60-75 % of that (x86-64-v3
-        // NativeAOT builds also get it).
+        // x86 first choice at every thread count: in the model, with the weights streaming from DRAM, the 256-bit loop
+        // decodes 3-7 % faster than the 512-bit one on one Zen 4 core and 1-3 % on two, and prefills 5-10 % faster on
+        // one, measured token by token in one process (docs/PERFORMANCE.md §0). x86-64-v3 NativeAOT builds get it too.
         if (Avx2TernaryKernel.IsSupported)
             kernels.Add(new Avx2TernaryKernel());
-        // x86 with AVX-512BW: half the instructions per weight, so it is the faster kernel wherever the product is
-        // compute-bound: one thread (see ForThreads) and cache-resident weights.
+        // x86 with AVX-512BW: half the instructions per weight, faster only with cache-resident weights (GEMV hot
+        // 113-125 vs 104-111 G weights/s); EDGE_KERNEL=avx512 picks it.
         if (Avx512TernaryKernel.IsSupported)
             kernels.Add(new Avx512TernaryKernel());
         // ARMv8.2+ (Cortex-A55/A76, Pi 5): sdot multiplies and adds 4 bytes per int32 lane, no int16 stage.
@@ -41,22 +41,6 @@ public static class KernelFactory
 
     /// <summary>The kernel named by <c>EDGE_KERNEL</c>, or else the fastest available.</summary>
     public static TernaryKernel Default => Select(Environment.GetEnvironmentVariable(OverrideVariable));
-
-    /// <summary>
-    /// The kernel for a model that runs on <paramref name="threads"/> threads: the one named by <c>EDGE_KERNEL</c>,
-    /// else the fastest for that thread count. One thread cannot read DRAM fast enough to be memory-bound with any
-    /// of these kernels, so there the kernel with the fewest instructions per weight wins (avx512: decode about
-    /// 8-15 % faster than avx2 on Zen 4); with more threads the list's first choice does.
-    /// </summary>
-    public static TernaryKernel ForThreads(int threads)
-    {
-        var name = Environment.GetEnvironmentVariable(OverrideVariable);
-        if (!string.IsNullOrWhiteSpace(name))
-            return Select(name);
-        if (threads == 1 && Available.OfType<Avx512TernaryKernel>().FirstOrDefault() is { } wide)
-            return wide;
-        return Available[0];
-    }
 
     /// <summary>Looks a kernel up by name; null or empty means the fastest available.</summary>
     public static TernaryKernel Select(string? name)
