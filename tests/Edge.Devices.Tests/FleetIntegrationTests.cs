@@ -52,6 +52,19 @@ public class FleetIntegrationTests
 
     static string Prompt(int i) => $"request number {i}";
 
+    /// <summary>Requests r0..r(count-1), prompts <see cref="Prompt"/>(i), all at once.</summary>
+    static Task<FleetReply>[] SendRequests(FleetRequester requester, int count) =>
+        Enumerable.Range(0, count).Select(i => requester.RequestAsync($"r{i}", Prompt(i), 8, TestContext.Current.CancellationToken)).ToArray();
+
+    /// <summary>Waits for every request's reply and checks that each answers its own prompt.</summary>
+    static async Task<FleetReply[]> RepliesAsync(Task<FleetReply>[] requests)
+    {
+        var replies = await Task.WhenAll(requests).WaitAsync(TestTimeouts.Hang, TestContext.Current.CancellationToken);
+        for (int i = 0; i < replies.Length; i++)
+            Assert.Equal(RecordingGenerator.ReplyTo(Prompt(i)), replies[i].Text.Trim());
+        return replies;
+    }
+
     [Fact]
     public async Task Two_workers_on_a_shared_subscription_split_20_requests_with_none_lost_or_duplicated()
     {
@@ -62,11 +75,8 @@ public class FleetIntegrationTests
         // Resending only after a long silence: this test is about the shared subscription itself.
         await using var requester = await StartRequesterAsync(broker, TimeSpan.FromMinutes(10), "worker-a-" + suffix, "worker-b-" + suffix);
 
-        var replies = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => requester.RequestAsync($"r{i}", Prompt(i), 8, TestContext.Current.CancellationToken)))
-            .WaitAsync(TestTimeouts.Hang, TestContext.Current.CancellationToken);
+        var replies = await RepliesAsync(SendRequests(requester, 20));
 
-        for (int i = 0; i < 20; i++)
-            Assert.Equal(RecordingGenerator.ReplyTo(Prompt(i)), replies[i].Text.Trim());
         string[] servedByA = workerA.Generator.TriggerPrompts, servedByB = workerB.Generator.TriggerPrompts;
         Assert.NotEmpty(servedByA);
         Assert.NotEmpty(servedByB);
@@ -87,11 +97,7 @@ public class FleetIntegrationTests
         await using var workerB = await StartWorkerAsync(broker, "worker-b-" + suffix, TimeSpan.FromMilliseconds(400));
         await using var requester = await StartRequesterAsync(broker, TimeSpan.FromMinutes(10), "worker-a-" + suffix, "worker-b-" + suffix);
 
-        var replies = await Task.WhenAll(Enumerable.Range(0, 4).Select(i => requester.RequestAsync($"r{i}", Prompt(i), 8, TestContext.Current.CancellationToken)))
-            .WaitAsync(TestTimeouts.Hang, TestContext.Current.CancellationToken);
-
-        for (int i = 0; i < 4; i++)
-            Assert.Equal(RecordingGenerator.ReplyTo(Prompt(i)), replies[i].Text.Trim());
+        await RepliesAsync(SendRequests(requester, 4));
         // Published after the requester's connect and after both announcements: nothing to call back.
         Assert.Equal(0, requester.Resent);
         Assert.Equal(Enumerable.Range(0, 4).Select(Prompt).Order(), workerA.Generator.TriggerPrompts.Concat(workerB.Generator.TriggerPrompts).Order());
@@ -106,15 +112,13 @@ public class FleetIntegrationTests
         await using var workerB = await StartWorkerAsync(broker, "worker-b-" + suffix, TimeSpan.FromMilliseconds(100));
         await using var requester = await StartRequesterAsync(broker, TimeSpan.FromSeconds(2), "worker-a-" + suffix, "worker-b-" + suffix);
 
-        var requests = Enumerable.Range(0, 20).Select(i => requester.RequestAsync($"r{i}", Prompt(i), 8, TestContext.Current.CancellationToken)).ToArray();
+        var requests = SendRequests(requester, 20);
         await TestTimeouts.UntilAsync(() => requests.Count(r => r.IsCompleted) >= 4, "a few results before the restart");
         int answeredBeforeRestart = requests.Count(r => r.IsCompleted);
         await broker.RestartAsync();
-        var replies = await Task.WhenAll(requests).WaitAsync(TestTimeouts.Hang, TestContext.Current.CancellationToken);
+        await RepliesAsync(requests);
 
         Assert.True(answeredBeforeRestart < 20, "the restart should happen while requests are outstanding");
-        for (int i = 0; i < 20; i++)
-            Assert.Equal(RecordingGenerator.ReplyTo(Prompt(i)), replies[i].Text.Trim());
         Assert.Equal(0, requester.PendingCount);
         // Both workers noticed the restart and reconnected by themselves.
         Assert.True(workerA.Link!.ConnectionCount >= 2 && workerB.Link!.ConnectionCount >= 2);
