@@ -17,7 +17,7 @@ public static class KernelFactory
     {
         var kernels = new List<TernaryKernel>();
         // x86 first choice at every thread count: in the model, with the weights streaming from DRAM, the 256-bit loop
-        // decodes 3-7 % faster than the 512-bit one on one Zen 4 core and 1-3 % on two, and prefills 5-10 % faster on
+        // decodes 2.5-7 % faster than the 512-bit one on one Zen 4 core and 1-4 % on two, and prefills 3-10 % faster on
         // one, measured token by token in one process (docs/PERFORMANCE.md §0). x86-64-v3 NativeAOT builds get it too.
         if (Avx2TernaryKernel.IsSupported)
             kernels.Add(new Avx2TernaryKernel());
