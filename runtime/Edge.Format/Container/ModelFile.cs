@@ -211,7 +211,7 @@ public sealed unsafe class ModelFile : IDisposable
                 throw Invalid($"tensor {name} starts at {offset}, which is not {ModelFileLayout.Alignment}-byte aligned");
             if (offset < dataStart || offset > dataEnd || length > dataEnd - offset)
                 throw Invalid($"tensor {name} (bytes {offset}..{offset + length}) lies outside the data region {dataStart}..{dataEnd}");
-            if (type == TensorType.Ternary2 && !(float.IsFinite(scale) && scale > 0))
+            if (TensorTypes.IsTernary(type) && !(float.IsFinite(scale) && scale > 0))
                 throw Invalid($"ternary tensor {name} has scale {scale}");
             if (!names.Add(name))
                 throw Invalid($"tensor {name} appears twice");

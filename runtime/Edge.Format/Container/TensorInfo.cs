@@ -6,7 +6,7 @@ namespace Edge.Format.Container;
 /// <param name="Shape">Logical shape in PyTorch order ([out, in] for weight matrices).</param>
 /// <param name="Offset">Absolute file offset of the data, a multiple of <see cref="ModelFileLayout.Alignment"/>.</param>
 /// <param name="Length">Data length in bytes.</param>
-/// <param name="Scale">For <see cref="TensorType.Ternary2"/>: the absmean scale (a code t stands for t × Scale); otherwise 0.</param>
+/// <param name="Scale">For ternary types (<see cref="TensorTypes.IsTernary"/>): the absmean scale (a code t stands for t × Scale); otherwise 0.</param>
 /// <param name="Crc32">CRC-32 (IEEE) of the data bytes.</param>
 public sealed record TensorInfo(string Name, TensorType Type, long[] Shape, long Offset, long Length, float Scale, uint Crc32)
 {

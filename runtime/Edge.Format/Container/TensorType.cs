@@ -16,11 +16,25 @@ public enum TensorType : byte
 
     /// <summary>An opaque byte blob (for example the SentencePiece tokenizer model).</summary>
     Bytes = 3,
+
+    /// <summary>Ternary weights in the <see cref="FiveTritPacking"/> layout (five per byte), with one per-tensor scale.</summary>
+    TernaryFiveTrit = 4,
 }
 
 public static class TensorTypes
 {
-    public static bool IsKnown(TensorType type) => type is TensorType.F32 or TensorType.F16 or TensorType.Ternary2 or TensorType.Bytes;
+    public static bool IsKnown(TensorType type) => type is TensorType.F32 or TensorType.F16 or TensorType.Bytes || IsTernary(type);
+
+    /// <summary>A packed ternary matrix [rows, K] with a per-tensor scale, in either layout.</summary>
+    public static bool IsTernary(TensorType type) => type is TensorType.Ternary2 or TensorType.TernaryFiveTrit;
+
+    /// <summary>Bytes of one packed row of K ternary weights in the layout of <paramref name="type"/>.</summary>
+    public static int TernaryRowBytes(TensorType type, int k) => type switch
+    {
+        TensorType.Ternary2 => TernaryPacking.RowBytes(k),
+        TensorType.TernaryFiveTrit => FiveTritPacking.RowBytes(k),
+        _ => throw new ArgumentException($"{type} is not a ternary type.", nameof(type)),
+    };
 
     /// <summary>The byte length a tensor of this type and shape must have, or null if the shape is invalid for it.</summary>
     public static long? ExpectedLength(TensorType type, IReadOnlyList<long> shape)
@@ -38,7 +52,7 @@ public static class TensorTypes
         {
             TensorType.F32 => count * 4,
             TensorType.F16 => count * 2,
-            TensorType.Ternary2 => shape.Count == 2 ? TernaryPacking.MatrixBytes(shape[0], (int)shape[1]) : null,
+            TensorType.Ternary2 or TensorType.TernaryFiveTrit => shape.Count == 2 ? shape[0] * TernaryRowBytes(type, (int)shape[1]) : null,
             TensorType.Bytes => shape.Count == 1 ? count : null,
             _ => null,
         };
