@@ -5,8 +5,9 @@
 #
 #   linux-arm64         every 64-bit Raspberry Pi (Zero 2 W, 3, 4, 5); NEON dot-product is picked at run time.
 #   linux-x64           x86-64-v3 (AVX2, FMA, BMI2: Intel Haswell 2013+, AMD Zen 1+): AVX2 kernels compiled in.
-#   linux-x64-avx512    x86-64-v4 (AVX-512 F/BW/CD/DQ/VL: Skylake-SP, Ice Lake, Zen 4+): 512-bit element-wise code and
-#                       the avx512 kernel (EDGE_KERNEL=avx512; the default stays avx2, faster in the model, docs/kernels.md).
+#   linux-x64-avx512    x86-64-v4 (AVX-512 F/BW/CD/DQ/VL) + AVX-512 IFMA/VBMI + GFNI (Ice Lake, Zen 4+; not Skylake-SP):
+#                       512-bit element-wise code, the avx512 kernel (EDGE_KERNEL=avx512; the default stays avx2, faster
+#                       in the model, docs/kernels.md) and 1.6bit-vbmi, which reads 1.6-bit models as mapped.
 #   linux-x64-baseline  x86-64-v2 (.NET's default: SSE4.2, POPCNT) for CPUs without AVX2.
 # NativeAOT on x64 fixes IsSupported for AVX2/AVX-512 at build time (above the baseline it is a constant false, not a
 # run-time check), hence one x64 build per level. The v3/v4 builds stop with "The required instruction sets are not
@@ -56,7 +57,7 @@ publish() {
   case "$target" in
     linux-arm64) rid=linux-arm64 ;;
     linux-x64) rid=linux-x64; props=(-p:IlcInstructionSet=x86-64-v3) ;;
-    linux-x64-avx512) rid=linux-x64; props=(-p:IlcInstructionSet=x86-64-v4) ;;
+    linux-x64-avx512) rid=linux-x64; props=(-p:IlcInstructionSet=x86-64-v4%2Cavx512v2%2Cgfni) ;;
     linux-x64-baseline) rid=linux-x64 ;;
   esac
   ensure_toolchain "$rid"

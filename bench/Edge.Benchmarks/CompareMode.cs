@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Edge.Benchmarks.Ggml;
+using Edge.Format.Container;
 using Edge.Runtime.Diagnostics;
 using Edge.Runtime.Kernels;
 
@@ -27,6 +28,8 @@ static class CompareMode
         compare [--shapes 370m|2.7b|all] [--threads 1,2] [--modes cold,hot] [--kernels k1,k2] [--repetitions 15] [--batch-ms 5]
           Times every Edge kernel and ggml TQ2_0/TQ1_0 on the MMfreeLM GEMV shapes and prints markdown tables:
           µs per GEMV, G weights/s and GB/s of packed weights, then Edge ÷ ggml speed ratios per shape and thread count.
+          The 1.6-bit kernel (1.6bit-vbmi, where the CPU has AVX-512 VBMI) multiplies the same weights packed five per
+          byte; its sums are checked to equal the first 2-bit kernel's.
         """;
 
     public static int Run(string[] args)
@@ -70,11 +73,13 @@ static class CompareMode
     static List<Measurement> MeasureShape(GemvShape shape, CacheMode mode, Options options)
     {
         using var edgeMatrices = new EdgeMatrixSet(shape, mode);
+        using var fiveTritMatrices = options.Kernels.Any(k => k.Layout == TensorType.TernaryFiveTrit) ? new EdgeMatrixSet(shape, mode, TensorType.TernaryFiveTrit) : null;
         var engines = new List<GemvEngine>();
         try
         {
             foreach (var kernel in options.Kernels)
-                engines.Add(new EdgeGemvEngine(kernel, edgeMatrices, mode));
+                engines.Add(new EdgeGemvEngine(kernel, kernel.Layout == TensorType.TernaryFiveTrit ? fiveTritMatrices! : edgeMatrices, mode));
+            CheckLayoutsAgree(engines);
             engines.Add(new GgmlGemvEngine(GgmlNative.TypeTq2_0, shape, mode));
             engines.Add(new GgmlGemvEngine(GgmlNative.TypeTq1_0, shape, mode));
             CheckAgreement(engines);
@@ -141,6 +146,18 @@ static class CompareMode
         }
     }
 
+    /// <summary>The 1.6-bit kernel multiplies the same weights in another layout: every row's sum must equal the 2-bit kernel's.</summary>
+    static void CheckLayoutsAgree(List<GemvEngine> engines)
+    {
+        var edge = engines.OfType<EdgeGemvEngine>().ToList();
+        if (edge.FirstOrDefault(e => e.Kernel.Layout == TensorType.Ternary2) is not { } twoBit)
+            return;
+        var expected = twoBit.Result(twoBit.Shape.N);
+        foreach (var other in edge.Where(e => e.Kernel.Layout != TensorType.Ternary2))
+            if (!other.Result(twoBit.Shape.N).SequenceEqual(expected))
+                throw new InvalidOperationException($"{other.Name} differs from {twoBit.Name} on {twoBit.Shape}: the 1.6-bit packing or kernel is broken.");
+    }
+
     static void PrintShape(GemvShape shape, Options options, List<Measurement> results)
     {
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"## {shape.Model} {shape.Role}: K={shape.K}, N={shape.N} ({shape.Weights / 1e6:F2} M weights)"));
@@ -187,7 +204,9 @@ static class CompareMode
         IReadOnlyList<GemvShape> shapes = GemvShape.All;
         int[] threads = [1, 2];
         CacheMode[] modes = [CacheMode.Cold, CacheMode.Hot];
-        IReadOnlyList<TernaryKernel> kernels = KernelFactory.Available;
+        // Every 2-bit kernel, and the 1.6-bit one where the CPU has it.
+        IReadOnlyList<TernaryKernel> all = [.. KernelFactory.Available, .. FiveTritVbmiKernel.IsSupported ? [new FiveTritVbmiKernel()] : Array.Empty<TernaryKernel>()];
+        IReadOnlyList<TernaryKernel> kernels = all;
         int repetitions = 15;
         double batchMs = 5;
         for (int i = 0; i < args.Length; i++)
@@ -209,7 +228,8 @@ static class CompareMode
                     modes = [.. List().Select(m => Enum.TryParse<CacheMode>(m, ignoreCase: true, out var mode) ? mode : throw new ArgumentException($"--modes takes cold and/or hot (got \"{m}\")."))];
                     break;
                 case "--kernels":
-                    kernels = [.. List().Select(KernelFactory.Select)];
+                    kernels = [.. List().Select(name => all.FirstOrDefault(k => k.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
+                        ?? throw new ArgumentException($"--kernels: \"{name}\" is not available here ({string.Join(", ", all.Select(k => k.Name))})."))];
                     break;
                 case "--repetitions":
                     repetitions = int.TryParse(Value(), out int r) && r >= 1 ? r : throw new ArgumentException("--repetitions takes a whole number ≥ 1.");

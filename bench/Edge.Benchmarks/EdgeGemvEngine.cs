@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Edge.Format.Container;
 using Edge.Format.Numerics;
 using Edge.Runtime.Kernels;
 
@@ -9,32 +10,40 @@ sealed unsafe class EdgeMatrixSet : IDisposable
 {
     readonly byte*[] _matrices;
 
-    public EdgeMatrixSet(GemvShape shape, CacheMode mode)
+    public EdgeMatrixSet(GemvShape shape, CacheMode mode, TensorType layout = TensorType.Ternary2)
     {
         Shape = shape;
-        MatrixBytes = TernaryPacking.MatrixBytes(shape.N, shape.K);
+        Layout = layout;
+        int rowBytes = TensorTypes.TernaryRowBytes(layout, shape.K);
+        MatrixBytes = (long)rowBytes * shape.N;
         int copies = mode == CacheMode.Hot ? 1 : shape.ColdCopies(MatrixBytes);
         _matrices = new byte*[copies];
         var row = new sbyte[shape.K];
-        int rowBytes = TernaryPacking.RowBytes(shape.K);
         for (int c = 0; c < copies; c++)
         {
             _matrices[c] = (byte*)NativeMemory.AlignedAlloc((nuint)MatrixBytes, 64);
             for (int r = 0; r < shape.N; r++)
             {
                 TestData.TernaryRow(shape, c, r, row);
-                TernaryPacking.PackRow(row, new Span<byte>(_matrices[c] + (long)r * rowBytes, rowBytes));
+                var target = new Span<byte>(_matrices[c] + (long)r * rowBytes, rowBytes);
+                if (layout == TensorType.TernaryFiveTrit)
+                    FiveTritPacking.PackRow(row, target);
+                else
+                    TernaryPacking.PackRow(row, target);
             }
         }
     }
 
     public GemvShape Shape { get; }
 
+    /// <summary><see cref="TensorType.Ternary2"/> or <see cref="TensorType.TernaryFiveTrit"/>.</summary>
+    public TensorType Layout { get; }
+
     public long MatrixBytes { get; }
 
     public int Copies => _matrices.Length;
 
-    public TernaryMatrix this[int copy] => new(_matrices[copy], Shape.N, Shape.K, 1f);
+    public TernaryMatrix this[int copy] => new(_matrices[copy], Shape.N, Shape.K, 1f, Layout);
 
     public void Dispose()
     {
@@ -66,6 +75,8 @@ sealed class EdgeGemvEngine : GemvEngine
         SetThreads(1);
     }
 
+    public TernaryKernel Kernel => _kernel;
+
     public override string Name => $"edge {_kernel.Name}";
 
     public override long MatrixBytes => _matrices.MatrixBytes;
@@ -77,7 +88,8 @@ sealed class EdgeGemvEngine : GemvEngine
         if (_executor?.Threads == threads)
             return;
         _executor?.Dispose();
-        _executor = new TernaryExecutor(_kernel, threads);
+        _executor = _kernel.Layout == TensorType.Ternary2 ? new TernaryExecutor(_kernel, threads)
+            : new TernaryExecutor(KernelFactory.Available[0], threads, fiveTritKernel: _kernel);
     }
 
     protected override void Multiply(int copy) => _executor!.MatMul(_matrices[copy], _x.Span, _xSum, 1, _y);

@@ -118,7 +118,7 @@ static class PeakMode
     {
         using var file = ModelFile.Open(path);
         return file.Tensors
-            .Where(t => t.Type == TensorType.Ternary2 && !t.Name.StartsWith("lm_head", StringComparison.Ordinal))
+            .Where(t => TensorTypes.IsTernary(t.Type) && !t.Name.StartsWith("lm_head", StringComparison.Ordinal))
             .Sum(t => t.Shape[0] * TernaryPacking.PaddedLength((int)t.Shape[1]));
     }
 

@@ -1,4 +1,5 @@
 using System.Device.Spi;
+using Edge.Format.Container;
 using Edge.Offload.Protocol;
 using Edge.Runtime.Model;
 
@@ -33,6 +34,8 @@ public sealed class OffloadSession : IDisposable
         var parsedTarget = OffloadTarget.Parse(target);
         var selector = LayerSelector.Parse(layers);
         var candidates = selector.Select(model.Weights);
+        if (candidates.FirstOrDefault(c => c.Layer.Matrix.Layout != TensorType.Ternary2) is { Name: { } packed })
+            throw new ArgumentException($"{packed} is read in the 1.6-bit layout, which the device does not take; load the model with LoadOptions.RepackFiveTrit (edge does this with --offload).");
         var device = parsedTarget.Open(emulatedDevice);
         try
         {

@@ -26,6 +26,12 @@ public sealed record LoadOptions
     /// no token waits for storage afterwards.
     /// </summary>
     public bool MemoryMap { get; init; } = true;
+
+    /// <summary>
+    /// Repack 1.6-bit matrices to 2-bit at load even where a kernel reads them (for an offload device, which takes
+    /// 2-bit rows, or to compare the layouts). Without a 1.6-bit kernel they are repacked anyway.
+    /// </summary>
+    public bool RepackFiveTrit { get; init; }
 }
 
 /// <summary>A loaded model: the mapped file, its weights, tokenizer and forward pass.</summary>
@@ -59,12 +65,14 @@ public sealed class EdgeModel : IDisposable
             if (tokenizerBlob.Type != TensorType.Bytes)
                 throw new InvalidDataException($"Tokenizer tensor {tokenizerBlob.Name} has type {tokenizerBlob.Type}; a byte blob was expected. Re-pack the model.");
             var tokenizer = new EdgeTokenizer(file.GetBytes(tokenizerBlob), tokenizerInfo);
-            var weights = new HgrnBitWeights(file);
+            var kernel = options.Kernel is null ? KernelFactory.Default : KernelFactory.Select(options.Kernel);
+            var fiveTritKernel = options.RepackFiveTrit ? null : KernelFactory.FiveTritFor(kernel);
+            var weights = new HgrnBitWeights(file, readFiveTrit: fiveTritKernel != null);
             if (tokenizer.VocabularySize > weights.Config.VocabSize)
                 throw new InvalidDataException($"The tokenizer has {tokenizer.VocabularySize} tokens but the model only {weights.Config.VocabSize}.");
             int threads = options.Threads > 0 ? options.Threads : TernaryExecutor.DefaultThreads;
-            var kernel = options.Kernel is null ? KernelFactory.Default : KernelFactory.Select(options.Kernel);
-            var model = new HgrnBitModel(weights, new TernaryExecutor(kernel, threads), options.MaxBatch);
+            var executor = new TernaryExecutor(kernel, threads, weights.HasFiveTrit ? fiveTritKernel : null);
+            var model = new HgrnBitModel(weights, executor, options.MaxBatch);
             return new EdgeModel(file, model, tokenizer);
         }
         catch

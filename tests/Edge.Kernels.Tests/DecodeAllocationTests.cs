@@ -66,7 +66,8 @@ public sealed class DecodeAllocationTests : IDisposable
 /// <summary>A small random HGRN-Bit model file: random ternary weights, fp16 embeddings, no tokenizer.</summary>
 static class SyntheticModel
 {
-    public static void Write(string path, HgrnBitConfig config, Random rng)
+    /// <param name="layout">How the ternary weights are packed; the same seed gives the same weights in either layout.</param>
+    public static void Write(string path, HgrnBitConfig config, Random rng, TensorType layout = TensorType.Ternary2)
     {
         int h = config.HiddenSize, i = config.IntermediateSize, v = config.VocabSize, l = config.NumHiddenLayers;
         using var writer = ModelFileWriter.Create(path, new ModelMetadata { Config = config, Name = "synthetic" });
@@ -75,7 +76,7 @@ static class SyntheticModel
             embeddings[n] = (Half)(rng.NextSingle() * 2 - 1);
         writer.AddTensor("model.embeddings.weight", TensorType.F16, [v, h], System.Runtime.InteropServices.MemoryMarshal.AsBytes(embeddings.AsSpan()));
         Vector(writer, "model.norm.weight", h, rng);
-        Ternary(writer, "lm_head", v, h, rng);
+        Ternary(writer, layout, "lm_head", v, h, rng);
         var bounds = new float[l * h];
         for (int n = 0; n < bounds.Length; n++)
             bounds[n] = rng.NextSingle();
@@ -84,14 +85,14 @@ static class SyntheticModel
         {
             string p = $"model.layers.{n}.";
             Vector(writer, p + "attn_norm.weight", h, rng);
-            Ternary(writer, p + "attn.i_proj", h, h, rng);
-            Ternary(writer, p + "attn.f_proj", h, h, rng);
-            Ternary(writer, p + "attn.g_proj", h, h, rng);
+            Ternary(writer, layout, p + "attn.i_proj", h, h, rng);
+            Ternary(writer, layout, p + "attn.f_proj", h, h, rng);
+            Ternary(writer, layout, p + "attn.g_proj", h, h, rng);
             Vector(writer, p + "attn.g_norm.weight", h, rng);
-            Ternary(writer, p + "attn.o_proj", h, h, rng);
+            Ternary(writer, layout, p + "attn.o_proj", h, h, rng);
             Vector(writer, p + "mlp_norm.weight", h, rng);
-            Ternary(writer, p + "mlp.gate_proj", 2 * i, h, rng);
-            Ternary(writer, p + "mlp.down_proj", h, i, rng);
+            Ternary(writer, layout, p + "mlp.gate_proj", 2 * i, h, rng);
+            Ternary(writer, layout, p + "mlp.down_proj", h, i, rng);
         }
         writer.Commit();
     }
@@ -104,18 +105,21 @@ static class SyntheticModel
         writer.AddTensor(name, TensorType.F32, [length], System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
     }
 
-    static void Ternary(ModelFileWriter writer, string prefix, int rows, int columns, Random rng)
+    static void Ternary(ModelFileWriter writer, TensorType layout, string prefix, int rows, int columns, Random rng)
     {
-        int rowBytes = TernaryPacking.RowBytes(columns);
+        int rowBytes = TensorTypes.TernaryRowBytes(layout, columns);
         var packed = new byte[rows * rowBytes];
         var row = new sbyte[columns];
         for (int r = 0; r < rows; r++)
         {
             for (int c = 0; c < columns; c++)
                 row[c] = (sbyte)rng.Next(-1, 2);
-            TernaryPacking.PackRow(row, packed.AsSpan(r * rowBytes, rowBytes));
+            if (layout == TensorType.TernaryFiveTrit)
+                FiveTritPacking.PackRow(row, packed.AsSpan(r * rowBytes, rowBytes));
+            else
+                TernaryPacking.PackRow(row, packed.AsSpan(r * rowBytes, rowBytes));
         }
-        writer.AddTensor(prefix + ".weight", TensorType.Ternary2, [rows, columns], packed, scale: 0.05f + rng.NextSingle() * 0.01f);
+        writer.AddTensor(prefix + ".weight", layout, [rows, columns], packed, scale: 0.05f + rng.NextSingle() * 0.01f);
         Vector(writer, prefix + ".norm.weight", columns, rng);
     }
 }

@@ -1,9 +1,13 @@
+using Edge.Format.Container;
 using Edge.Format.Numerics;
 using Edge.Runtime.Kernels;
 
 namespace Edge.Kernels.Tests;
 
-/// <summary>Every kernel this CPU offers must return exactly what the scalar reference returns.</summary>
+/// <summary>
+/// Every kernel this CPU offers must return exactly what the scalar reference returns; the 1.6-bit kernel multiplies
+/// the same weights packed five per byte and must return the 2-bit reference's sums.
+/// </summary>
 public unsafe class KernelEquivalenceTests
 {
     static readonly int[] Columns = [.. Enumerable.Range(1, 20), 31, 32, 33, 63, 64, 65, 100, 127, 128, 129, 200, 255, 256, 257, 299, 300, 511, 512, 513, 1000, 1024, 2816, 3072, 3073, 6912];
@@ -18,7 +22,16 @@ public unsafe class KernelEquivalenceTests
     /// <summary>Fills output space a kernel must not write.</summary>
     const int Canary = unchecked((int)0xDEADBEEF);
 
-    public static TheoryData<string> KernelNames() => [.. KernelFactory.Available.Select(k => k.Name)];
+    /// <summary>The 2-bit kernels and, where the CPU has it, the 1.6-bit one.</summary>
+    static readonly TernaryKernel[] All = [.. KernelFactory.Available, .. KernelFactory.FiveTritFor(KernelFactory.Available[0]) is { } fiveTrit ? [fiveTrit] : Array.Empty<TernaryKernel>()];
+
+    public static TheoryData<string> KernelNames() => [.. All.Select(k => k.Name)];
+
+    internal static TernaryKernel Find(string name) => All.Single(k => k.Name == name);
+
+    /// <summary>An executor that runs <paramref name="kernel"/>'s layout with it (a 1.6-bit kernel beside the default 2-bit one).</summary>
+    internal static TernaryExecutor ExecutorFor(TernaryKernel kernel, int threads) =>
+        kernel.Layout == TensorType.Ternary2 ? new TernaryExecutor(kernel, threads) : new TernaryExecutor(KernelFactory.Available[0], threads, kernel);
 
     public enum WeightPattern { Random, AllZero, AllPlusOne, AllMinusOne }
 
@@ -28,7 +41,7 @@ public unsafe class KernelEquivalenceTests
     [MemberData(nameof(KernelNames))]
     public void MatVecMatchesTheReferenceOnTheSweep(string kernelName)
     {
-        var kernel = KernelFactory.Select(kernelName);
+        var kernel = Find(kernelName);
         var rng = new Random(20261128);
         foreach (int k in Columns)
             foreach (int rows in RowCounts)
@@ -42,7 +55,7 @@ public unsafe class KernelEquivalenceTests
                     var expected = new int[rows];
                     var actual = new int[rows];
                     Reference.MatVec(matrix.View, 0, x, sum, expected);
-                    kernel.MatVec(matrix.View, 0, x, sum, actual);
+                    kernel.MatVec(matrix.For(kernel), 0, x, sum, actual);
                     Assert.True(expected.SequenceEqual(actual), $"{kernelName} MatVec K={k} N={rows} {weights}/{pattern}");
                 }
             }
@@ -52,7 +65,7 @@ public unsafe class KernelEquivalenceTests
     [MemberData(nameof(KernelNames))]
     public void MatMulMatchesTheReferenceOnTheSweep(string kernelName)
     {
-        var kernel = KernelFactory.Select(kernelName);
+        var kernel = Find(kernelName);
         var rng = new Random(4242);
         // One set of buffers for the whole sweep: thousands of large short-lived arrays made the arm64 run under qemu
         // crash in the garbage collector.
@@ -83,7 +96,7 @@ public unsafe class KernelEquivalenceTests
                     var actual = actualBuffer.AsSpan(0, n * rows);
                     actualBuffer.AsSpan().Fill(Canary);
                     Reference.MatMul(matrix.View, 0, rows, x, sums, n, expected, rows);
-                    kernel.MatMul(matrix.View, 0, rows, x, sums, n, actual, rows);
+                    kernel.MatMul(matrix.For(kernel), 0, rows, x, sums, n, actual, rows);
                     Assert.True(expected.SequenceEqual(actual), $"{kernelName} MatMul K={k} N={rows} n={n} {weights}/{pattern}");
                     Assert.True(actualBuffer.AsSpan(n * rows).IndexOfAnyExcept(Canary) < 0, $"{kernelName} MatMul K={k} N={rows} n={n} wrote past its output");
                 }
@@ -93,7 +106,7 @@ public unsafe class KernelEquivalenceTests
     [MemberData(nameof(KernelNames))]
     public void RowRangesAndOutputStridesAreHonoured(string kernelName)
     {
-        var kernel = KernelFactory.Select(kernelName);
+        var kernel = Find(kernelName);
         var rng = new Random(77);
         const int rows = 37, k = 513, n = 5, yStride = 29;
         using var matrix = TestMatrix.Create(rows, k, WeightPattern.Random, rng);
@@ -105,13 +118,13 @@ public unsafe class KernelEquivalenceTests
         {
             int count = Math.Min(17, rows - rowStart);
             var vector = Enumerable.Repeat(-1, count + 2).ToArray();
-            kernel.MatVec(matrix.View, rowStart, x.AsSpan(0, matrix.View.PaddedColumns), sums[0], vector.AsSpan(1, count));
+            kernel.MatVec(matrix.For(kernel), rowStart, x.AsSpan(0, matrix.View.PaddedColumns), sums[0], vector.AsSpan(1, count));
             Assert.Equal(-1, vector[0]);
             Assert.Equal(-1, vector[^1]);
             Assert.Equal(full.AsSpan(rowStart, count).ToArray(), vector.AsSpan(1, count).ToArray());
 
             var batch = Enumerable.Repeat(-1, n * yStride).ToArray();
-            kernel.MatMul(matrix.View, rowStart, count, x, sums, n, batch, yStride);
+            kernel.MatMul(matrix.For(kernel), rowStart, count, x, sums, n, batch, yStride);
             for (int b = 0; b < n; b++)
             {
                 Assert.Equal(full.AsSpan(b * rows + rowStart, count).ToArray(), batch.AsSpan(b * yStride, count).ToArray());
@@ -124,13 +137,25 @@ public unsafe class KernelEquivalenceTests
     [MemberData(nameof(KernelNames))]
     public void MisSizedBuffersAreRejected(string kernelName)
     {
-        var kernel = KernelFactory.Select(kernelName);
+        var kernel = Find(kernelName);
         using var matrix = TestMatrix.Create(4, 300, WeightPattern.Random, new Random(1));
         var x = new sbyte[matrix.View.PaddedColumns];
-        Assert.Throws<ArgumentException>(() => kernel.MatVec(matrix.View, 0, x.AsSpan(0, 300), 0, new int[4]));
-        Assert.Throws<ArgumentOutOfRangeException>(() => kernel.MatVec(matrix.View, 1, x, 0, new int[4]));
-        Assert.Throws<ArgumentException>(() => kernel.MatMul(matrix.View, 0, 4, x, [0, 0], 2, new int[8], 4));
-        Assert.Throws<ArgumentException>(() => kernel.MatMul(matrix.View, 0, 4, new sbyte[2 * x.Length], [0, 0], 2, new int[7], 4));
+        Assert.Throws<ArgumentException>(() => kernel.MatVec(matrix.For(kernel), 0, x.AsSpan(0, 300), 0, new int[4]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => kernel.MatVec(matrix.For(kernel), 1, x, 0, new int[4]));
+        Assert.Throws<ArgumentException>(() => kernel.MatMul(matrix.For(kernel), 0, 4, x, [0, 0], 2, new int[8], 4));
+        Assert.Throws<ArgumentException>(() => kernel.MatMul(matrix.For(kernel), 0, 4, new sbyte[2 * x.Length], [0, 0], 2, new int[7], 4));
+    }
+
+    [Theory]
+    [MemberData(nameof(KernelNames))]
+    public void AMatrixOfTheOtherLayoutIsRejected(string kernelName)
+    {
+        var kernel = Find(kernelName);
+        using var matrix = TestMatrix.Create(4, 300, WeightPattern.Random, new Random(2));
+        var other = kernel.Layout == TensorType.Ternary2 ? matrix.FiveTrit : matrix.View;
+        var x = new sbyte[matrix.View.PaddedColumns];
+        Assert.Throws<ArgumentException>(() => kernel.MatVec(other, 0, x, 0, new int[4]));
+        Assert.Throws<ArgumentException>(() => kernel.MatMul(other, 0, 4, [.. x, .. x], [0, 0], 2, new int[8], 4));
     }
 
     [Theory]
@@ -138,21 +163,22 @@ public unsafe class KernelEquivalenceTests
     [InlineData(8192)] // every other path
     public void TheOverflowBoundIsReachedExactly(int k)
     {
-        // All weights +1 against all -128: every 16-bit pair sum is -512, the most negative a kernel can see, and a
-        // long row makes every int16 stage fill to its limit before widening.
+        // All weights +1 against all -128: every 16-bit pair sum is -512, the most negative a kernel can see (-2048 in
+        // the accumulators of in-place masked codes, 4·code), and a long row makes every int16 stage fill to its limit
+        // before widening.
         using var matrix = TestMatrix.Create(3, k, WeightPattern.AllPlusOne, new Random(5));
         var x = Enumerable.Repeat((sbyte)-128, k).ToArray();
-        foreach (var kernel in KernelFactory.Available)
+        foreach (var kernel in All)
         {
             var y = new int[3];
-            kernel.MatVec(matrix.View, 0, x, -128 * k, y);
+            kernel.MatVec(matrix.For(kernel), 0, x, -128 * k, y);
             Assert.All(y, v => Assert.Equal(-128 * k, v));
 
             // The batched paths have their own int16 accumulators: 3 rows (a pair and a single row) × 13 tokens (groups
             // of eight and of four, a zero-padded group, single-token remainders) reach each of them.
             const int n = 13;
             var batch = new int[n * 3];
-            kernel.MatMul(matrix.View, 0, 3, [.. Enumerable.Repeat((sbyte)-128, n * k)], [.. Enumerable.Repeat(-128 * k, n)], n, batch, 3);
+            kernel.MatMul(matrix.For(kernel), 0, 3, [.. Enumerable.Repeat((sbyte)-128, n * k)], [.. Enumerable.Repeat(-128 * k, n)], n, batch, 3);
             Assert.All(batch, v => Assert.Equal(-128 * k, v));
         }
     }
@@ -190,23 +216,34 @@ public unsafe class KernelEquivalenceTests
         return sums;
     }
 
-    /// <summary>A packed matrix in unmanaged memory, 64-byte aligned like a mapped model tensor.</summary>
+    /// <summary>
+    /// A packed matrix in unmanaged memory, 64-byte aligned like a mapped model tensor, in both layouts: the 2-bit
+    /// <see cref="View"/> (what the reference reads) and the same weights five per byte.
+    /// </summary>
     internal sealed class TestMatrix : IDisposable
     {
-        readonly byte* _data;
+        readonly byte* _twoBit, _fiveTrit;
 
-        TestMatrix(byte* data, int rows, int k)
+        TestMatrix(byte* twoBit, byte* fiveTrit, int rows, int k)
         {
-            _data = data;
-            View = new TernaryMatrix(data, rows, k, 1f);
+            _twoBit = twoBit;
+            _fiveTrit = fiveTrit;
+            View = new TernaryMatrix(twoBit, rows, k, 1f);
+            FiveTrit = new TernaryMatrix(fiveTrit, rows, k, 1f, TensorType.TernaryFiveTrit);
         }
 
         public TernaryMatrix View { get; }
 
+        public TernaryMatrix FiveTrit { get; }
+
+        /// <summary>The matrix in the layout <paramref name="kernel"/> reads.</summary>
+        public TernaryMatrix For(TernaryKernel kernel) => kernel.Layout == TensorType.TernaryFiveTrit ? FiveTrit : View;
+
         public static TestMatrix Create(int rows, int k, WeightPattern pattern, Random rng)
         {
-            int rowBytes = TernaryPacking.RowBytes(k);
-            var data = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)(rows * rowBytes), 64);
+            int rowBytes = TernaryPacking.RowBytes(k), fiveTritRowBytes = FiveTritPacking.RowBytes(k);
+            var twoBit = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)(rows * rowBytes), 64);
+            var fiveTrit = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)(rows * fiveTritRowBytes), 64);
             var t = new sbyte[k];
             for (int r = 0; r < rows; r++)
             {
@@ -218,11 +255,16 @@ public unsafe class KernelEquivalenceTests
                         WeightPattern.AllMinusOne => -1,
                         _ => (sbyte)rng.Next(-1, 2),
                     };
-                TernaryPacking.PackRow(t, new Span<byte>(data + (long)r * rowBytes, rowBytes));
+                TernaryPacking.PackRow(t, new Span<byte>(twoBit + (long)r * rowBytes, rowBytes));
+                FiveTritPacking.PackRow(t, new Span<byte>(fiveTrit + (long)r * fiveTritRowBytes, fiveTritRowBytes));
             }
-            return new TestMatrix(data, rows, k);
+            return new TestMatrix(twoBit, fiveTrit, rows, k);
         }
 
-        public void Dispose() => System.Runtime.InteropServices.NativeMemory.AlignedFree(_data);
+        public void Dispose()
+        {
+            System.Runtime.InteropServices.NativeMemory.AlignedFree(_twoBit);
+            System.Runtime.InteropServices.NativeMemory.AlignedFree(_fiveTrit);
+        }
     }
 }

@@ -11,11 +11,11 @@ public class TernaryExecutorTests
     [MemberData(nameof(KernelNames))]
     public void SplittingRowsAcrossThreadsChangesNothing(string kernelName)
     {
-        var kernel = KernelFactory.Select(kernelName);
+        var kernel = Find(kernelName);
         var rng = new Random(99);
-        using var single = new TernaryExecutor(kernel, 1);
-        using var two = new TernaryExecutor(kernel, 2);
-        using var three = new TernaryExecutor(kernel, 3);
+        using var single = ExecutorFor(kernel, 1);
+        using var two = ExecutorFor(kernel, 2);
+        using var three = ExecutorFor(kernel, 3);
         foreach (int rows in new[] { 1, 15, 17, 33, 47, 101, 1001 })
             foreach (int n in new[] { 1, 3, 5 })
             {
@@ -23,11 +23,11 @@ public class TernaryExecutorTests
                 var x = Activations(300, n, ActivationPattern.Random, rng);
                 var sums = Sums(x, n, matrix.View.PaddedColumns);
                 var expected = new int[n * rows];
-                single.MatMul(matrix.View, x, sums, n, expected);
+                single.MatMul(matrix.For(kernel), x, sums, n, expected);
                 foreach (var executor in new[] { two, three })
                 {
                     var actual = new int[n * rows];
-                    executor.MatMul(matrix.View, x, sums, n, actual);
+                    executor.MatMul(matrix.For(kernel), x, sums, n, actual);
                     Assert.True(expected.SequenceEqual(actual), $"{kernelName} rows={rows} n={n} threads={executor.Threads}");
                 }
             }
@@ -37,7 +37,7 @@ public class TernaryExecutorTests
     [MemberData(nameof(KernelNames))]
     public unsafe void OneJobOfSeveralProductsEqualsEachProductAlone(string kernelName)
     {
-        var kernel = KernelFactory.Select(kernelName);
+        var kernel = Find(kernelName);
         var rng = new Random(17);
         (int Rows, int Columns)[] shapes = [(17, 300), (1001, 256), (64, 1000), (3, 40)];
         foreach (int n in new[] { 1, 3 })
@@ -55,14 +55,16 @@ public class TernaryExecutorTests
                 }).ToArray();
                 foreach (int threads in new[] { 1, 2, 3 })
                 {
-                    using var executor = new TernaryExecutor(kernel, threads);
+                    using var executor = ExecutorFor(kernel, threads);
                     var ys = matrices.Select(m => GC.AllocateArray<int>(n * m.View.Rows, pinned: true)).ToArray();
                     var products = new TernaryProduct[matrices.Length];
                     for (int i = 0; i < matrices.Length; i++)
                         fixed (sbyte* x = xs[i])
                         fixed (int* s = sums[i])
                         fixed (int* y = ys[i])
-                            products[i] = new TernaryProduct(matrices[i].View, x, s, y); // pinned arrays: the pointers stay valid
+                            // Pinned arrays: the pointers stay valid. With the 1.6-bit kernel, every other product is
+                            // 2-bit: one job mixes both layouts, each run by its own kernel.
+                            products[i] = new TernaryProduct(i % 2 == 0 ? matrices[i].For(kernel) : matrices[i].View, x, s, y);
                     executor.MatMul(products, n);
                     for (int i = 0; i < matrices.Length; i++)
                         Assert.True(expected[i].SequenceEqual(ys[i]), $"{kernelName} product {i} n={n} threads={threads}");

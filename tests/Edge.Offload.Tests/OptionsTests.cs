@@ -1,3 +1,4 @@
+using Edge.Format.Container;
 using Edge.Offload.Emulator;
 using Edge.Offload.Protocol;
 using Edge.Runtime.Kernels;
@@ -140,5 +141,15 @@ public sealed class SessionTests : IDisposable
         }
         Assert.Null(model.Executor.Offload);
         Assert.Empty(warnings);
+    }
+
+    [Fact]
+    public void OnePointSixBitLayersAreRefusedBeforeTheDeviceIsOpened()
+    {
+        using var tiny = new TinyModel(layout: TensorType.TernaryFiveTrit);
+        var model = new HgrnBitModel(tiny.Weights, new TernaryExecutor(new ScalarTernaryKernel()));
+        var error = Assert.Throws<ArgumentException>(() => OffloadSession.Attach(model, "emu@25MHz", "fit", _ => { }));
+        Assert.Contains("RepackFiveTrit", error.Message, StringComparison.Ordinal);
+        Assert.Null(model.Executor.Offload);
     }
 }

@@ -14,7 +14,8 @@ public sealed class TinyModel : IDisposable
 
     readonly string _dir;
 
-    public TinyModel(int seed = 1)
+    /// <param name="layout">How the ternary weights are packed; a 1.6-bit model is loaded as packed (not repacked).</param>
+    public TinyModel(int seed = 1, TensorType layout = TensorType.Ternary2)
     {
         _dir = Directory.CreateTempSubdirectory("edge-offload-").FullName;
         string path = Path.Combine(_dir, "tiny.edge");
@@ -33,17 +34,17 @@ public sealed class TinyModel : IDisposable
                 string p = $"model.layers.{l}.";
                 AddVector(w, rng, p + "attn_norm.weight", Hidden);
                 foreach (var name in new[] { "attn.i_proj", "attn.f_proj", "attn.g_proj", "attn.o_proj" })
-                    AddBitLinear(w, rng, p + name, Hidden, Hidden);
+                    AddBitLinear(w, rng, layout, p + name, Hidden, Hidden);
                 AddVector(w, rng, p + "attn.g_norm.weight", Hidden);
                 AddVector(w, rng, p + "mlp_norm.weight", Hidden);
-                AddBitLinear(w, rng, p + "mlp.gate_proj", 2 * Intermediate, Hidden);
-                AddBitLinear(w, rng, p + "mlp.down_proj", Hidden, Intermediate);
+                AddBitLinear(w, rng, layout, p + "mlp.gate_proj", 2 * Intermediate, Hidden);
+                AddBitLinear(w, rng, layout, p + "mlp.down_proj", Hidden, Intermediate);
             }
-            AddBitLinear(w, rng, "lm_head", Vocab, Hidden);
+            AddBitLinear(w, rng, layout, "lm_head", Vocab, Hidden);
             w.Commit();
         }
         File = ModelFile.Open(path);
-        Weights = new HgrnBitWeights(File);
+        Weights = new HgrnBitWeights(File, readFiveTrit: layout == TensorType.TernaryFiveTrit);
     }
 
     public ModelFile File { get; }
@@ -61,18 +62,21 @@ public sealed class TinyModel : IDisposable
     static void AddVector(ModelFileWriter w, Random rng, string name, int n) =>
         w.AddTensor(name, TensorType.F32, [n], Bytes(Noise(rng, n, 1, 0.2f)));
 
-    static void AddBitLinear(ModelFileWriter w, Random rng, string name, int rows, int columns)
+    static void AddBitLinear(ModelFileWriter w, Random rng, TensorType layout, string name, int rows, int columns)
     {
-        int rowBytes = TernaryPacking.RowBytes(columns);
+        int rowBytes = TensorTypes.TernaryRowBytes(layout, columns);
         var packed = new byte[rows * rowBytes];
         var row = new sbyte[columns];
         for (int r = 0; r < rows; r++)
         {
             for (int k = 0; k < columns; k++)
                 row[k] = (sbyte)rng.Next(-1, 2);
-            TernaryPacking.PackRow(row, packed.AsSpan(r * rowBytes, rowBytes));
+            if (layout == TensorType.TernaryFiveTrit)
+                FiveTritPacking.PackRow(row, packed.AsSpan(r * rowBytes, rowBytes));
+            else
+                TernaryPacking.PackRow(row, packed.AsSpan(r * rowBytes, rowBytes));
         }
-        w.AddTensor(name + ".weight", TensorType.Ternary2, [rows, columns], packed, scale: 0.05f + 0.01f * (float)rng.NextDouble());
+        w.AddTensor(name + ".weight", layout, [rows, columns], packed, scale: 0.05f + 0.01f * (float)rng.NextDouble());
         AddVector(w, rng, name + ".norm.weight", columns);
     }
 

@@ -187,7 +187,7 @@ static class BenchCommand
         return new BenchResult
         {
             Threads = threads,
-            Kernel = forward.Executor.Kernel.Name,
+            Kernel = forward.Executor.KernelNames,
             LoadMs = loadMs,
             PrefillTokensPerSecond = Median(prefill),
             DecodeTokensPerSecond = Median(decode),
@@ -195,7 +195,7 @@ static class BenchCommand
             Memory = memory,
             AnonymousRssAfterWarmUp = anonAfterWarmUp,
             MappedBytes = edge.File.IsMapped ? edge.File.FileLength : 0,
-            DecodeBytesPerToken = DecodeBytesPerToken(edge.File, edge.Config),
+            DecodeBytesPerToken = DecodeBytesPerToken(forward.Weights),
             ProductsOnlyTokensPerSecond = productsOnly,
         };
     }
@@ -227,9 +227,12 @@ static class BenchCommand
         return Median(rates);
     }
 
-    /// <summary>What one decoded token must read from memory: every packed ternary matrix once, plus its embedding row.</summary>
-    static long DecodeBytesPerToken(ModelFile file, HgrnBitConfig config) =>
-        file.Tensors.Where(t => t.Type == TensorType.Ternary2).Sum(t => t.Length) + (long)config.HiddenSize * sizeof(ushort);
+    /// <summary>
+    /// What one decoded token must read from memory: every packed ternary matrix once, as the kernels read it (a 1.6-bit
+    /// matrix repacked at load counts at its 2-bit size), plus its embedding row.
+    /// </summary>
+    static long DecodeBytesPerToken(HgrnBitWeights weights) =>
+        weights.BitLinearLayers.Sum(l => (long)l.Layer.Matrix.Rows * l.Layer.Matrix.RowBytes) + (long)weights.Config.HiddenSize * sizeof(ushort);
 
     static double Median(double[] values)
     {

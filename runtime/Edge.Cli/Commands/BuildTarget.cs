@@ -16,7 +16,7 @@ static class BuildTarget
     {
         if (X86Base.IsSupported)
         {
-            o.WriteLine($"build: x64 vector instructions in use up to {(Avx512BW.IsSupported ? "x86-64-v4 (AVX-512)" : Avx2.IsSupported ? "x86-64-v3 (AVX2)" : "x86-64-v2 (SSE4.2)")}");
+            o.WriteLine($"build: x64 vector instructions in use up to {(Avx512BW.IsSupported ? "x86-64-v4 (AVX-512)" : Avx2.IsSupported ? "x86-64-v3 (AVX2)" : "x86-64-v2 (SSE4.2)")}{(Avx512Vbmi.IsSupported ? " with AVX-512 VBMI" : "")}");
             if (CpuOffersAvx2() && !Avx2.IsSupported)
                 o.WriteLine("hint: this CPU also has AVX2; the linux-x64 build's avx2 kernel is several times faster");
         }

@@ -24,12 +24,13 @@ sealed class CommonOptions
         command.Options.Add(NoMmap);
     }
 
-    public EdgeModel Load(ParseResult parse)
+    /// <param name="repackFiveTrit">Repack 1.6-bit matrices to 2-bit even where a kernel reads them (for --offload).</param>
+    public EdgeModel Load(ParseResult parse, bool repackFiveTrit = false)
     {
         int threads = parse.GetValue(Threads);
         if (threads < 0)
             throw new ArgumentException($"--threads must be ≥ 0 (got {threads}).");
         string path = parse.GetValue(Model) ?? BundledModel.Locate();
-        return EdgeModel.Load(path, new LoadOptions { Threads = threads, Kernel = parse.GetValue(Kernel), MemoryMap = !parse.GetValue(NoMmap) });
+        return EdgeModel.Load(path, new LoadOptions { Threads = threads, Kernel = parse.GetValue(Kernel), MemoryMap = !parse.GetValue(NoMmap), RepackFiveTrit = repackFiveTrit });
     }
 }

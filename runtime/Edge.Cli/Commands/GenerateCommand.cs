@@ -45,7 +45,7 @@ static class GenerateCommand
                 Seed = parse.GetValue(seed),
             };
             sampling.Validate();
-            using var model = common.Load(parse);
+            using var model = common.Load(parse, repackFiveTrit: offloadOptions.Requested(parse));
             using var offload = offloadOptions.Attach(parse, model, stderr);
             var generator = new Generator(model);
             var request = new GenerationRequest { Prompt = parse.GetValue(prompt)!, MaxTokens = n, Sampling = sampling };
@@ -59,7 +59,7 @@ static class GenerateCommand
             stderr.WriteLine(
                 $"edge: prompt {r.PromptTokens.Length} tokens in {r.PrefillTime.TotalMilliseconds:F1} ms, " +
                 $"generated {r.Tokens.Length} tokens in {r.DecodeTime.TotalMilliseconds:F1} ms " +
-                $"({(r.Tokens.Length > 0 ? r.Tokens.Length / r.DecodeTime.TotalSeconds : 0):F1} tokens/s), kernel {model.Model.Executor.Kernel.Name}, seed {r.Seed}");
+                $"({(r.Tokens.Length > 0 ? r.Tokens.Length / r.DecodeTime.TotalSeconds : 0):F1} tokens/s), kernel {model.Model.Executor.KernelNames}, seed {r.Seed}");
             if (offload is not null)
                 stderr.WriteLine($"edge: {offload.Summary()}");
             if (parse.GetValue(json))

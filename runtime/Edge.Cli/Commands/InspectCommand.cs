@@ -44,6 +44,9 @@ static class InspectCommand
         var chosen = KernelFactory.Default;
         string forced = Environment.GetEnvironmentVariable(KernelFactory.OverrideVariable) is { Length: > 0 } f ? $" (forced by {KernelFactory.OverrideVariable}={f})" : "";
         o.WriteLine($"kernel: {chosen.Name}{forced} with the default {threads} thread(s): {chosen.Description}");
+        o.WriteLine(KernelFactory.FiveTritFor(chosen) is { } fiveTrit
+            ? $"1.6-bit models: read as packed by {fiveTrit.Name}: {fiveTrit.Description}"
+            : $"1.6-bit models: repacked to 2-bit at load (no 1.6-bit kernel next to {chosen.Name}; costs the 2-bit size in memory)");
     }
 
     static int DescribeModel(TextWriter o, TextWriter err, string path, bool listTensors, bool verify)
@@ -68,7 +71,7 @@ static class InspectCommand
             byType[t.Type] = byType.TryGetValue(t.Type, out var e) ? (e.Count + 1, e.Bytes + t.Length) : (1, t.Length);
             if (t.Type != TensorType.Bytes)
                 params_ += t.ElementCount;
-            if (t.Type == TensorType.Ternary2)
+            if (TensorTypes.IsTernary(t.Type))
             {
                 ternaryWeights += t.ElementCount;
                 ternaryBytes += t.Length;
@@ -93,7 +96,7 @@ static class InspectCommand
         {
             o.WriteLine("tensor table:");
             foreach (var t in file.Tensors)
-                o.WriteLine($"  {t.Name,-44} {t.Type,-8} {t.ShapeText,-14} @{t.Offset,-12} {Size(t.Length),10}{(t.Type == TensorType.Ternary2 ? $"  scale {t.Scale:G6}" : "")}");
+                o.WriteLine($"  {t.Name,-44} {t.Type,-8} {t.ShapeText,-14} @{t.Offset,-12} {Size(t.Length),10}{(TensorTypes.IsTernary(t.Type) ? $"  scale {t.Scale:G6}" : "")}");
         }
         if (verify)
         {

@@ -24,6 +24,9 @@ sealed class OffloadCliOptions
         command.Options.Add(Layers);
     }
 
+    /// <summary>True when --offload is given: the model must then be loaded with 2-bit matrices only.</summary>
+    public bool Requested(ParseResult parse) => !string.IsNullOrWhiteSpace(parse.GetValue(Target));
+
     /// <summary>Attaches the device when --offload is given (uploading and verifying the weights); null otherwise.</summary>
     public OffloadSession? Attach(ParseResult parse, EdgeModel model, TextWriter stderr)
     {

@@ -21,10 +21,10 @@ namespace Edge.Runtime.Kernels;
 public sealed unsafe class Avx512TernaryKernel : TernaryKernel
 {
     const int BlocksPerWiden = 16;
-    const int TokensPerGroup = 8;
+    internal const int TokensPerGroup = 8;
 
     /// <summary>Fewer tokens than this left over run as single-token products: a padded group would waste more.</summary>
-    const int MinPaddedGroup = 4;
+    internal const int MinPaddedGroup = 4;
 
     /// <summary>
     /// Longest row for the eight-token path: 8 tokens × 3072 packed activations are 24 KiB, which with the streaming
@@ -93,7 +93,7 @@ public sealed unsafe class Avx512TernaryKernel : TernaryKernel
             int tokens = Math.Min(TokensPerGroup, n - b);
             for (int t = 0; t < TokensPerGroup; t++)
                 groupSums[t] = t < tokens ? sums[b + t] : 0;
-            Pack(x + (long)b * k, k, tokens, blocks, packed);
+            Pack(x + (long)b * k, k, tokens, blocks * TernaryPacking.BlockWeights / 64, packed);
             int* yb = y + (long)b * yStride;
             for (int i = 0; i < rowCount; i++)
                 RowEightTokens(rows + i * rowBytes, packed, blocks, groupSums, tokens, yb + i, yStride);
@@ -128,12 +128,11 @@ public sealed unsafe class Avx512TernaryKernel : TernaryKernel
     }
 
     /// <summary>
-    /// Copies <paramref name="blocks"/> blocks of <paramref name="tokens"/> activation vectors (stride k) so that the
-    /// 64 bytes of token t at column 64·c land at (8·c + t)·64; missing tokens of a short group are zeros.
+    /// Copies <paramref name="chunks"/> 64-byte chunks of <paramref name="tokens"/> activation vectors (stride k) so
+    /// that chunk c of token t lands at (8·c + t)·64; missing tokens of a short group are zeros.
     /// </summary>
-    static void Pack(sbyte* x, int k, int tokens, int blocks, sbyte* packed)
+    internal static void Pack(sbyte* x, int k, int tokens, int chunks, sbyte* packed)
     {
-        int chunks = blocks * TernaryPacking.BlockWeights / 64;
         for (int t = 0; t < TokensPerGroup; t++)
         {
             sbyte* source = x + (long)t * k;
@@ -163,9 +162,23 @@ public sealed unsafe class Avx512TernaryKernel : TernaryKernel
             AccumulateEight(Codes(codes, 4), xb + 1024, ref s0, ref s1, ref s2, ref s3, ref s4, ref s5, ref s6, ref s7);
             AccumulateEight(Codes(codes, 6), xb + 1536, ref s0, ref s1, ref s2, ref s3, ref s4, ref s5, ref s6, ref s7);
         }
+        StoreEight(SumEight(s0, s1, s2, s3, s4, s5, s6, s7) - Avx.LoadVector256(sums), tokens, y, yStride);
+    }
+
+    /// <summary>[Σa, …, Σh] over eight int16 accumulators: widened, halves folded, three rounds of <c>vphaddd</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<int> SumEight(Vector512<short> s0, Vector512<short> s1, Vector512<short> s2, Vector512<short> s3,
+        Vector512<short> s4, Vector512<short> s5, Vector512<short> s6, Vector512<short> s7)
+    {
         var abcd = Avx2.HorizontalAdd(Avx2.HorizontalAdd(Fold(Widen(s0)), Fold(Widen(s1))), Avx2.HorizontalAdd(Fold(Widen(s2)), Fold(Widen(s3))));
         var efgh = Avx2.HorizontalAdd(Avx2.HorizontalAdd(Fold(Widen(s4)), Fold(Widen(s5))), Avx2.HorizontalAdd(Fold(Widen(s6)), Fold(Widen(s7))));
-        var total = Avx2.Permute2x128(abcd, efgh, 0x20) + Avx2.Permute2x128(abcd, efgh, 0x31) - Avx.LoadVector256(sums);
+        return Avx2.Permute2x128(abcd, efgh, 0x20) + Avx2.Permute2x128(abcd, efgh, 0x31);
+    }
+
+    /// <summary>y[t·yStride] = total[t] for the group's tokens; a full group with constant lane indices.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void StoreEight(Vector256<int> total, int tokens, int* y, long yStride)
+    {
         if (tokens == TokensPerGroup)
         {
             var low = total.GetLower();
@@ -187,7 +200,7 @@ public sealed unsafe class Avx512TernaryKernel : TernaryKernel
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void AccumulateEight(Vector512<byte> codes, sbyte* x,
+    internal static void AccumulateEight(Vector512<byte> codes, sbyte* x,
         ref Vector512<short> s0, ref Vector512<short> s1, ref Vector512<short> s2, ref Vector512<short> s3,
         ref Vector512<short> s4, ref Vector512<short> s5, ref Vector512<short> s6, ref Vector512<short> s7)
     {
@@ -219,7 +232,7 @@ public sealed unsafe class Avx512TernaryKernel : TernaryKernel
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<short> Madd(Vector512<byte> codes, sbyte* x) => Avx512BW.MultiplyAddAdjacent(codes, Vector512.Load(x));
+    internal static Vector512<short> Madd(Vector512<byte> codes, sbyte* x) => Avx512BW.MultiplyAddAdjacent(codes, Vector512.Load(x));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector512<short> Block(Vector512<byte> packed, sbyte* x) =>
@@ -227,7 +240,7 @@ public sealed unsafe class Avx512TernaryKernel : TernaryKernel
         + (Madd(Codes(packed, 4), x + 128) + Madd(Codes(packed, 6), x + 192));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<int> Widen(Vector512<short> sums) => Avx512BW.MultiplyAddAdjacent(sums, Vector512.Create((short)1));
+    internal static Vector512<int> Widen(Vector512<short> sums) => Avx512BW.MultiplyAddAdjacent(sums, Vector512.Create((short)1));
 
     static int Dot(byte* row, sbyte* x, int blocks) => Rows.Dot(row, x, blocks);
 
@@ -253,14 +266,14 @@ public sealed unsafe class Avx512TernaryKernel : TernaryKernel
     /// reductions are a tenth of the work).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector128<int> SumFour(Vector256<int> a, Vector256<int> b, Vector256<int> c, Vector256<int> d)
+    internal static Vector128<int> SumFour(Vector256<int> a, Vector256<int> b, Vector256<int> c, Vector256<int> d)
     {
         var sums = Avx2.HorizontalAdd(Avx2.HorizontalAdd(a, b), Avx2.HorizontalAdd(c, d));
         return sums.GetLower() + sums.GetUpper();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<int> Fold(Vector512<int> v) => v.GetLower() + v.GetUpper();
+    internal static Vector256<int> Fold(Vector512<int> v) => v.GetLower() + v.GetUpper();
 
     /// <summary>One weight row against four activation vectors: each 64 codes are unpacked once and used four times.</summary>
     static void DotFourTokens(byte* row, sbyte* x, int k, int blocks, int* sums, int* y, long yStride)

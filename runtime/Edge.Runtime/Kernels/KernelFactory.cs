@@ -39,6 +39,17 @@ public static class KernelFactory
         return kernels;
     }
 
+    /// <summary>
+    /// The kernel that reads 1.6-bit (<see cref="Format.Container.TensorType.TernaryFiveTrit"/>) matrices next to
+    /// <paramref name="kernel"/>, or null: then a model's 1.6-bit matrices are repacked to 2-bit at load. Only with
+    /// AVX-512 VBMI, and only next to the x86 SIMD kernels: <c>EDGE_KERNEL=scalar</c> or <c>vector128</c> asks for
+    /// the reference or portable path, which the repacked matrices take.
+    /// </summary>
+    public static TernaryKernel? FiveTritFor(TernaryKernel kernel) =>
+        FiveTritVbmiKernel.IsSupported && kernel is Avx2TernaryKernel or Avx512TernaryKernel ? FiveTrit : null;
+
+    static readonly FiveTritVbmiKernel? FiveTrit = FiveTritVbmiKernel.IsSupported ? new FiveTritVbmiKernel() : null;
+
     /// <summary>The kernel named by <c>EDGE_KERNEL</c>, or else the fastest available.</summary>
     public static TernaryKernel Default => Select(Environment.GetEnvironmentVariable(OverrideVariable));
 

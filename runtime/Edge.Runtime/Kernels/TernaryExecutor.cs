@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;
+using Edge.Format.Container;
 
 namespace Edge.Runtime.Kernels;
 
@@ -83,11 +84,18 @@ public sealed unsafe class TernaryExecutor : IDisposable
     /// <summary>Work on items [start, end) by thread <paramref name="thread"/> (0 is the caller, 1.. the workers).</summary>
     public delegate void RangeAction(int start, int end, int thread);
 
-    public TernaryExecutor(TernaryKernel kernel, int threads = 1)
+    /// <param name="kernel">The kernel for 2-bit matrices.</param>
+    /// <param name="fiveTritKernel">The kernel for 1.6-bit matrices, if the model has any (<see cref="KernelFactory.FiveTritFor"/>).</param>
+    public TernaryExecutor(TernaryKernel kernel, int threads = 1, TernaryKernel? fiveTritKernel = null)
     {
         ArgumentNullException.ThrowIfNull(kernel);
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        if (kernel.Layout != TensorType.Ternary2)
+            throw new ArgumentException($"{kernel.Name} reads {kernel.Layout} matrices; the first kernel must read 2-bit ones.", nameof(kernel));
+        if (fiveTritKernel != null && fiveTritKernel.Layout != TensorType.TernaryFiveTrit)
+            throw new ArgumentException($"{fiveTritKernel.Name} does not read 1.6-bit matrices.", nameof(fiveTritKernel));
         Kernel = kernel;
+        FiveTritKernel = fiveTritKernel;
         Threads = threads;
         _workers = new Worker[threads - 1];
         _ranges = new long[MaxProducts * threads * RangeStride];
@@ -100,6 +108,12 @@ public sealed unsafe class TernaryExecutor : IDisposable
     }
 
     public TernaryKernel Kernel { get; }
+
+    /// <summary>The kernel for <see cref="TensorType.TernaryFiveTrit"/> matrices; null if there is none (then such a matrix is an error).</summary>
+    public TernaryKernel? FiveTritKernel { get; }
+
+    /// <summary>"avx2", or "avx2 + 1.6bit-vbmi" with a five-trit kernel: what a benchmark or log should name.</summary>
+    public string KernelNames => FiveTritKernel is { } fiveTrit ? $"{Kernel.Name} + {fiveTrit.Name}" : Kernel.Name;
 
     /// <summary>Threads that run a product, the caller included; 1 runs everything inline.</summary>
     public int Threads { get; }
@@ -405,15 +419,20 @@ public sealed unsafe class TernaryExecutor : IDisposable
     void RunRows(in TernaryProduct product, int start, int count)
     {
         var w = product.Matrix;
+        var kernel = KernelFor(w);
         int n = _n, rows = w.Rows, k = w.PaddedColumns;
         var x = new ReadOnlySpan<sbyte>(product.X, checked(n * k));
         var sums = new ReadOnlySpan<int>(product.XSums, n);
         var y = new Span<int>(product.Y, checked(n * rows));
         if (n == 1)
-            Kernel.MatVec(w, start, x, sums[0], y.Slice(start, count));
+            kernel.MatVec(w, start, x, sums[0], y.Slice(start, count));
         else
-            Kernel.MatMul(w, start, count, x, sums, n, y[start..], rows);
+            kernel.MatMul(w, start, count, x, sums, n, y[start..], rows);
     }
+
+    TernaryKernel KernelFor(in TernaryMatrix w) =>
+        w.Layout == TensorType.Ternary2 ? Kernel
+        : FiveTritKernel ?? throw new InvalidOperationException($"This executor has no kernel for {w.Layout} matrices; load 1.6-bit models through EdgeModel.Load, which repacks them where no kernel reads them.");
 
     public void Dispose()
     {

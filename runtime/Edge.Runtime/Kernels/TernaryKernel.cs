@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using Edge.Format.Container;
 using Edge.Format.Numerics;
 
 namespace Edge.Runtime.Kernels;
@@ -16,6 +17,9 @@ public abstract unsafe class TernaryKernel
     /// <summary>What the kernel does per weight, for humans.</summary>
     public abstract string Description { get; }
 
+    /// <summary>The packed layout the kernel reads: <see cref="TensorType.Ternary2"/> unless it says otherwise.</summary>
+    public virtual TensorType Layout => TensorType.Ternary2;
+
     /// <summary>
     /// y[i] = Σ_k t[rowStart + i, k] · x[k] for i in [0, y.Length).
     /// </summary>
@@ -30,7 +34,7 @@ public abstract unsafe class TernaryKernel
     /// </summary>
     public virtual void MatMul(in TernaryMatrix w, int rowStart, int rowCount, ReadOnlySpan<sbyte> x, ReadOnlySpan<int> xSums, int n, Span<int> y, int yStride)
     {
-        CheckMatMul(w, rowStart, rowCount, x, xSums, n, y, yStride);
+        CheckMatMul(w, rowStart, rowCount, x, xSums, n, y, yStride, Layout);
         int k = w.PaddedColumns;
         for (int b = 0; b < n; b++)
             MatVec(w, rowStart, x.Slice(b * k, k), xSums[b], y.Slice(b * yStride, rowCount));
@@ -143,8 +147,9 @@ public abstract unsafe class TernaryKernel
     /// The SIMD kernels read through raw pointers, so every entry point checks its spans against the matrix first:
     /// a wrong length is a bug in the caller and must fail loudly, not read past a buffer.
     /// </summary>
-    protected static void CheckMatVec(in TernaryMatrix w, int rowStart, ReadOnlySpan<sbyte> x, Span<int> y)
+    protected static void CheckMatVec(in TernaryMatrix w, int rowStart, ReadOnlySpan<sbyte> x, Span<int> y, TensorType layout = TensorType.Ternary2)
     {
+        CheckLayout(w, layout);
         if (rowStart < 0 || rowStart + y.Length > w.Rows)
             throw new ArgumentOutOfRangeException(nameof(rowStart), $"Rows {rowStart}..{rowStart + y.Length} are outside the matrix of {w.Rows} rows.");
         if (x.Length < w.PaddedColumns)
@@ -152,8 +157,9 @@ public abstract unsafe class TernaryKernel
     }
 
     /// <inheritdoc cref="CheckMatVec"/>
-    protected static void CheckMatMul(in TernaryMatrix w, int rowStart, int rowCount, ReadOnlySpan<sbyte> x, ReadOnlySpan<int> xSums, int n, Span<int> y, int yStride)
+    protected static void CheckMatMul(in TernaryMatrix w, int rowStart, int rowCount, ReadOnlySpan<sbyte> x, ReadOnlySpan<int> xSums, int n, Span<int> y, int yStride, TensorType layout = TensorType.Ternary2)
     {
+        CheckLayout(w, layout);
         ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(rowCount);
         if (rowStart < 0 || rowStart + rowCount > w.Rows)
@@ -164,5 +170,11 @@ public abstract unsafe class TernaryKernel
             throw new ArgumentException($"{n} activation vectors need {n} sums; got {xSums.Length}.", nameof(xSums));
         if (yStride < rowCount || y.Length < (long)(n - 1) * yStride + rowCount)
             throw new ArgumentException($"The output of {n}×{rowCount} with stride {yStride} does not fit in {y.Length} values.", nameof(y));
+    }
+
+    static void CheckLayout(in TernaryMatrix w, TensorType layout)
+    {
+        if (w.Layout != layout)
+            throw new ArgumentException($"The matrix is packed as {w.Layout}; this kernel reads {layout}.", nameof(w));
     }
 }

@@ -1,13 +1,18 @@
 using Edge.Format.Container;
+using Edge.Format.Numerics;
 using Edge.Runtime.Kernels;
 
 namespace Edge.Runtime.Model;
 
 /// <summary>A BitLinear layer: its own RMSNorm weight and a packed ternary matrix.</summary>
-public sealed class BitLinearWeights(float[] norm, TernaryMatrix matrix)
+/// <param name="repacked">The memory of a matrix repacked at load, which <paramref name="matrix"/> points into; null when it is mapped.</param>
+public sealed class BitLinearWeights(float[] norm, TernaryMatrix matrix, AlignedBuffer<byte>? repacked = null)
 {
     public float[] Norm { get; } = norm;        // (in)
-    public TernaryMatrix Matrix { get; } = matrix; // (out, in) ternary, mapped
+    public TernaryMatrix Matrix { get; } = matrix; // (out, in) ternary, mapped (or repacked)
+
+    /// <summary>Keeps a repacked matrix's memory alive as long as the layer.</summary>
+    public AlignedBuffer<byte>? Repacked { get; } = repacked;
 }
 
 /// <summary>Weights of one <c>HGRNBitBlock</c>.</summary>
@@ -27,7 +32,8 @@ public sealed class LayerWeights
 
 /// <summary>
 /// All weights of an HGRN-Bit model. Ternary matrices and the embedding table stay in the mapped file; the small
-/// fp32 vectors (norms, lower bounds) are copied out.
+/// fp32 vectors (norms, lower bounds) are copied out. 1.6-bit matrices that no kernel of this CPU reads are
+/// repacked to 2-bit in process memory.
 /// </summary>
 public sealed unsafe class HgrnBitWeights
 {
@@ -37,8 +43,15 @@ public sealed unsafe class HgrnBitWeights
     public float[] FinalNorm { get; }                    // (H)
     public BitLinearWeights LmHead { get; }              // (V, H)
 
-    public HgrnBitWeights(ModelFile file)
+    readonly bool _readFiveTrit;
+
+    /// <summary>True if any matrix is read in the 1.6-bit layout (not repacked).</summary>
+    public bool HasFiveTrit => BitLinearLayers.Any(l => l.Layer.Matrix.Layout == TensorType.TernaryFiveTrit);
+
+    /// <param name="readFiveTrit">A kernel reads 1.6-bit matrices as they are mapped; false repacks them to 2-bit.</param>
+    public HgrnBitWeights(ModelFile file, bool readFiveTrit = false)
     {
+        _readFiveTrit = readFiveTrit;
         var c = file.Metadata.Config;
         c.Validate();
         Config = c;
@@ -119,9 +132,31 @@ public sealed unsafe class HgrnBitWeights
     static float[] Vector(ModelFile file, string name, int length) =>
         file.GetSpan<float>(name, TensorType.F32, length).ToArray();
 
-    static BitLinearWeights BitLinear(ModelFile file, string prefix, int rows, int columns)
+    BitLinearWeights BitLinear(ModelFile file, string prefix, int rows, int columns)
     {
-        var t = file.Expect(prefix + ".weight", TensorType.Ternary2, rows, columns);
-        return new BitLinearWeights(Vector(file, prefix + ".norm.weight", columns), new TernaryMatrix(file.GetPointer(t), rows, columns, t.Scale));
+        string name = prefix + ".weight";
+        var type = TensorTypes.IsTernary(file.GetInfo(name).Type) ? file.GetInfo(name).Type : TensorType.Ternary2;
+        var t = file.Expect(name, type, rows, columns);
+        var norm = Vector(file, prefix + ".norm.weight", columns);
+        if (type == TensorType.TernaryFiveTrit && !_readFiveTrit)
+        {
+            var repacked = RepackToTwoBit(file.GetPointer(t), rows, columns);
+            return new BitLinearWeights(norm, new TernaryMatrix(repacked.Pointer, rows, columns, t.Scale), repacked);
+        }
+        return new BitLinearWeights(norm, new TernaryMatrix(file.GetPointer(t), rows, columns, t.Scale, type));
+    }
+
+    /// <summary>A 1.6-bit matrix in the 2-bit layout, in process memory (the 2-bit size; a few ns per weight).</summary>
+    static AlignedBuffer<byte> RepackToTwoBit(byte* fiveTrit, int rows, int columns)
+    {
+        int sourceRow = FiveTritPacking.RowBytes(columns), targetRow = TernaryPacking.RowBytes(columns);
+        var repacked = new AlignedBuffer<byte>(checked(rows * targetRow));
+        var weights = new sbyte[columns];
+        for (int r = 0; r < rows; r++)
+        {
+            FiveTritPacking.UnpackRow(new ReadOnlySpan<byte>(fiveTrit + (long)r * sourceRow, sourceRow), weights);
+            TernaryPacking.PackRow(weights, repacked.Span.Slice(r * targetRow, targetRow));
+        }
+        return repacked;
     }
 }
