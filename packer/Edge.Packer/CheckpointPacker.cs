@@ -23,6 +23,9 @@ public sealed class CheckpointPacker(TextWriter progress)
     /// <summary>Elements per read while computing a scale: large enough to amortize calls, small enough to stay in cache.</summary>
     const int ScaleChunkElements = 1 << 16;
 
+    /// <summary>The layout of the ternary weights: 2-bit (the default) or 1.6-bit (<c>--packing 1.6bit</c>).</summary>
+    public TensorType Packing { get; init; } = TensorType.Ternary2;
+
     public PackSummary Pack(string checkpointDirectory, string outputPath, string? name, bool force, CancellationToken cancel = default)
     {
         var clock = Stopwatch.StartNew();
@@ -36,7 +39,7 @@ public sealed class CheckpointPacker(TextWriter progress)
         tokenizer.CheckFits(config.Model.VocabSize, config.BosTokenId, config.EosTokenId, ModelLayout.TokenizerTensor);
 
         using var checkpoint = CheckpointReader.Open(checkpointDirectory);
-        var plan = ModelLayout.Tensors(config.Model);
+        var plan = ModelLayout.Tensors(config.Model, Packing);
         var sources = plan.Select(t => checkpoint.Get(t.Name, t.Shape)).ToList();
         var c = config.Model;
         progress.WriteLine($"edge-pack: {checkpointDirectory}: hidden {c.HiddenSize}, layers {c.NumHiddenLayers}, intermediate {c.IntermediateSize}, vocab {c.VocabSize}, dtype {config.DType ?? "unstated"}; {plan.Count + 1} tensors to write");
@@ -57,7 +60,7 @@ public sealed class CheckpointPacker(TextWriter progress)
         for (int n = 0; n < plan.Count; n++)
         {
             float? scale = null;
-            if (plan[n].Type == TensorType.Ternary2)
+            if (TensorTypes.IsTernary(plan[n].Type))
                 scale = WriteTernary(writer, plan[n], sources[n], cancel);
             else
                 WriteFloat(writer, plan[n], sources[n], cancel);

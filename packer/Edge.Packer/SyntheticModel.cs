@@ -53,6 +53,9 @@ public sealed class SyntheticModel(TextWriter progress)
         return SentencePieceModel.Parse(copy.ToArray(), TokenizerResource);
     }
 
+    /// <summary>The layout of the ternary weights: 2-bit (the default) or 1.6-bit (<c>--packing 1.6bit</c>).</summary>
+    public TensorType Packing { get; init; } = TensorType.Ternary2;
+
     public PackSummary Write(SyntheticShape shape, ulong seed, string outputPath, string? name, bool force, CancellationToken cancel = default)
     {
         var clock = Stopwatch.StartNew();
@@ -78,7 +81,7 @@ public sealed class SyntheticModel(TextWriter progress)
             Packer = CheckpointPacker.PackerVersion,
             Sources = [new SourceFile(TokenizerResource, tokenizer.Bytes.Length, Convert.ToHexStringLower(SHA256.HashData(tokenizer.Bytes)))],
         };
-        var plan = ModelLayout.Tensors(config);
+        var plan = ModelLayout.Tensors(config, Packing);
         progress.WriteLine($"edge-pack synth: {shape.Label}: hidden {config.HiddenSize}, layers {config.NumHiddenLayers}, intermediate {config.IntermediateSize}, vocab {config.VocabSize}, seed {seed}; {plan.Count + 1} tensors to write");
 
         using var writer = ModelFileWriter.Create(outputPath, metadata);
@@ -89,7 +92,7 @@ public sealed class SyntheticModel(TextWriter progress)
         {
             var tensor = plan[n];
             var random = new SplitMix64(seed, (ulong)n);
-            if (tensor.Type == TensorType.Ternary2)
+            if (TensorTypes.IsTernary(tensor.Type))
             {
                 long columns = tensor.Shape[1];
                 float scale = (float)((0.75 + 0.5 * random.NextDouble()) / Math.Sqrt(columns));

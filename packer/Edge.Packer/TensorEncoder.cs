@@ -49,13 +49,16 @@ public static class TensorEncoder
         stream.Dispose();
     }
 
-    /// <summary>Writes a Ternary2 tensor [rows, columns] whose rows of codes in {-1, 0, 1} come from <paramref name="fill"/>.</summary>
+    /// <summary>
+    /// Writes a ternary tensor [rows, columns] (2-bit or 1.6-bit, as its type says) whose rows of codes in {-1, 0, 1}
+    /// come from <paramref name="fill"/>.
+    /// </summary>
     public static void WriteTernary(ModelFileWriter writer, PlannedTensor tensor, float scale, RowFiller<sbyte> fill, CancellationToken cancel)
     {
-        if (tensor.Type != TensorType.Ternary2 || tensor.Shape.Length != 2)
+        if (!TensorTypes.IsTernary(tensor.Type) || tensor.Shape.Length != 2)
             throw new ArgumentException($"{tensor.Name} is not a 2-D ternary tensor.", nameof(tensor));
         var (rows, columns) = RowsAndColumns(tensor);
-        int rowBytes = TernaryPacking.RowBytes(columns);
+        int rowBytes = TensorTypes.TernaryRowBytes(tensor.Type, columns);
         var codes = new sbyte[columns];
         var bytes = new byte[Math.Max(ChunkBytes, rowBytes)];
         int used = 0;
@@ -69,7 +72,10 @@ public static class TensorEncoder
                 stream.Write(bytes, 0, used);
                 used = 0;
             }
-            TernaryPacking.PackRow(codes, bytes.AsSpan(used, rowBytes));
+            if (tensor.Type == TensorType.TernaryFiveTrit)
+                FiveTritPacking.PackRow(codes, bytes.AsSpan(used, rowBytes));
+            else
+                TernaryPacking.PackRow(codes, bytes.AsSpan(used, rowBytes));
             used += rowBytes;
         }
         stream.Write(bytes, 0, used);

@@ -37,6 +37,26 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void AOnePointSixBitModelGeneratesWhatTheTwoBitModelDoesAlsoWithOffload()
+    {
+        var checkpoint = TinyCheckpoint.Create(_temp.Folder("ckpt16"), new TinyCheckpointOptions { Seed = 3 });
+        string model = _temp.File("tiny-1.6bit.edge");
+        Assert.Equal(0, PackerRun.Invoke(checkpoint.Directory, "-o", model, "--packing", "1.6bit").ExitCode);
+        string[] greedy = ["-p", "Hello world", "-n", "8", "--temp", "0", "--json"];
+
+        var twoBit = CliRun.Invoke(["generate", "-m", _model, .. greedy]);
+        var fiveTrit = CliRun.Invoke(["generate", "-m", model, .. greedy]);
+        // The device takes 2-bit rows: with --offload the 1.6-bit matrices are repacked at load.
+        var offloaded = CliRun.Invoke(["generate", "-m", model, "--offload", "emu", .. greedy]);
+
+        foreach (var run in new[] { twoBit, fiveTrit, offloaded })
+            Assert.True(run.ExitCode == 0, run.Stderr);
+        Assert.Equal(twoBit.LastLine, fiveTrit.LastLine);
+        Assert.Equal(twoBit.LastLine, offloaded.LastLine);
+        Assert.Contains("FPGA offload to emu", offloaded.Stderr);
+    }
+
+    [Fact]
     public void TheSameSeedGivesTheSameTextAndGreedyIgnoresIt()
     {
         string Tokens(params string[] extra) => CliRun.Invoke(["generate", "-m", _model, "-p", "The", "-n", "12", "--json", .. extra]).LastLine;

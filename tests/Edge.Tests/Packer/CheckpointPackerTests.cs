@@ -10,11 +10,12 @@ namespace Edge.Tests.Packer;
 public class CheckpointPackerTests
 {
     [Theory]
-    [InlineData(false, "BF16", "torch_dtype", true)]
-    [InlineData(true, "BF16", "dtype", true)]
-    [InlineData(false, "F16", "torch_dtype", false)]
-    [InlineData(false, "F32", "dtype", true)]
-    public void PackedFileHoldsTheCheckpoint(bool sharded, string dtype, string dtypeKey, bool lowerBound)
+    [InlineData(false, "BF16", "torch_dtype", true, "2bit")]
+    [InlineData(true, "BF16", "dtype", true, "2bit")]
+    [InlineData(false, "F16", "torch_dtype", false, "2bit")]
+    [InlineData(false, "F32", "dtype", true, "2bit")]
+    [InlineData(false, "BF16", "torch_dtype", true, "1.6bit")]
+    public void PackedFileHoldsTheCheckpoint(bool sharded, string dtype, string dtypeKey, bool lowerBound, string packing)
     {
         using var temp = new TempDirectory();
         var checkpoint = TinyCheckpoint.Create(temp.Folder("ckpt"), new TinyCheckpointOptions
@@ -23,7 +24,7 @@ public class CheckpointPackerTests
         });
         string output = temp.File("tiny.edge");
 
-        var run = PackerRun.Invoke(checkpoint.Directory, "-o", output);
+        var run = PackerRun.Invoke(checkpoint.Directory, "-o", output, "--packing", packing);
 
         Assert.Equal(0, run.ExitCode);
         Assert.Contains("edge-pack: wrote", run.Stdout);
@@ -54,10 +55,10 @@ public class CheckpointPackerTests
         Assert.Equal(15 * checkpoint.Config.NumHiddenLayers + (lowerBound ? 6 : 5), file.Tensors.Count);
         Assert.Equal(File.ReadAllBytes(checkpoint.TokenizerPath), file.GetBytes(file.Expect("tokenizer.model", TensorType.Bytes, new FileInfo(checkpoint.TokenizerPath).Length)).ToArray());
         foreach (string name in checkpoint.TensorNames)
-            AssertTensor(file, name, checkpoint.Shapes[name], checkpoint.Weights[name]);
+            AssertTensor(file, name, checkpoint.Shapes[name], checkpoint.Weights[name], packing == "1.6bit" ? TensorType.TernaryFiveTrit : TensorType.Ternary2);
     }
 
-    static void AssertTensor(ModelFile file, string name, long[] shape, float[] latent)
+    static void AssertTensor(ModelFile file, string name, long[] shape, float[] latent, TensorType ternary)
     {
         var info = file.GetInfo(name);
         Assert.Equal(shape, info.Shape);
@@ -70,7 +71,7 @@ public class CheckpointPackerTests
         }
         else if (shape.Length == 2 && name != "model.lower_bounds")
         {
-            Assert.Equal(TensorType.Ternary2, info.Type);
+            Assert.Equal(ternary, info.Type);
             AssertTernary(info, bytes, latent);
         }
         else
@@ -89,7 +90,7 @@ public class CheckpointPackerTests
         Assert.Equal(TernaryQuantizer.AbsMeanScale(latent), info.Scale);
 
         int rows = (int)info.Shape[0], columns = (int)info.Shape[1];
-        int rowBytes = TernaryPacking.RowBytes(columns);
+        int rowBytes = TensorTypes.TernaryRowBytes(info.Type, columns);
         var expected = new sbyte[columns];
         var actual = new sbyte[columns];
         long nonZero = 0;
@@ -97,7 +98,10 @@ public class CheckpointPackerTests
         {
             var row = latent.AsSpan(r * columns, columns);
             TernaryQuantizer.Ternarize(row, info.Scale, expected);
-            TernaryPacking.UnpackRow(packed.Slice(r * rowBytes, rowBytes), actual);
+            if (info.Type == TensorType.TernaryFiveTrit)
+                FiveTritPacking.UnpackRow(packed.Slice(r * rowBytes, rowBytes), actual);
+            else
+                TernaryPacking.UnpackRow(packed.Slice(r * rowBytes, rowBytes), actual);
             Assert.Equal(expected, actual);
             nonZero += actual.Count(t => t != 0);
         }

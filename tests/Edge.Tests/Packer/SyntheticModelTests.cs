@@ -99,6 +99,64 @@ public class SyntheticModelTests
         Assert.All(result.Tokens, t => Assert.InRange(t, 0, 575));
     }
 
+    [Fact]
+    public async Task OnePointSixBitPackingHoldsTheSameWeightsAndGeneratesTheSameTokens()
+    {
+        using var temp = new TempDirectory();
+        string[] dims = ["synth", "--hidden", "352", "--layers", "2", "--vocab", "576", "--seed", "9"];
+        Assert.Equal(0, PackerRun.Invoke([.. dims, "-o", temp.File("2bit.edge")]).ExitCode);
+        Assert.Equal(0, PackerRun.Invoke([.. dims, "-o", temp.File("1.6bit.edge"), "--packing", "1.6bit"]).ExitCode);
+
+        using (var twoBit = ModelFile.Open(temp.File("2bit.edge")))
+        using (var fiveTrit = ModelFile.Open(temp.File("1.6bit.edge")))
+        {
+            Assert.Empty(fiveTrit.VerifyChecksums());
+            var ternary = twoBit.Tensors.Where(t => t.Type == TensorType.Ternary2).ToList();
+            Assert.Equal(ternary.Select(t => t.Name), fiveTrit.Tensors.Where(t => t.Type == TensorType.TernaryFiveTrit).Select(t => t.Name));
+            foreach (var info in ternary)
+            {
+                var other = fiveTrit.GetInfo(info.Name);
+                Assert.Equal(info.Scale, other.Scale);
+                Assert.Equal(info.Shape, other.Shape);
+                int columns = (int)info.Shape[1], rowBytes = TernaryPacking.RowBytes(columns), otherRowBytes = FiveTritPacking.RowBytes(columns);
+                var expected = new sbyte[columns];
+                var actual = new sbyte[columns];
+                for (int r = 0; r < info.Shape[0]; r++)
+                {
+                    TernaryPacking.UnpackRow(twoBit.GetBytes(info).Slice(r * rowBytes, rowBytes), expected);
+                    FiveTritPacking.UnpackRow(fiveTrit.GetBytes(other).Slice(r * otherRowBytes, otherRowBytes), actual);
+                    Assert.Equal(expected, actual);
+                }
+            }
+            Assert.True(new FileInfo(temp.File("1.6bit.edge")).Length < new FileInfo(temp.File("2bit.edge")).Length);
+        }
+
+        var tokens = new List<int[]>();
+        foreach (var (file, repack) in new[] { ("2bit.edge", false), ("1.6bit.edge", false), ("1.6bit.edge", true) })
+        {
+            using var model = EdgeModel.Load(temp.File(file), new LoadOptions { Threads = 2, RepackFiveTrit = repack });
+            var generator = new Generator(model);
+            var request = new GenerationRequest { Prompt = "The licence", MaxTokens = 12, Sampling = SamplingOptions.Greedy };
+            await foreach (var _ in generator.GenerateAsync(request, TestContext.Current.CancellationToken))
+            {
+            }
+            tokens.Add(generator.LastResult!.Tokens);
+        }
+        Assert.Equal(tokens[0], tokens[1]);
+        Assert.Equal(tokens[0], tokens[2]);
+    }
+
+    [Fact]
+    public void AnUnknownPackingIsRefusedWithTheChoices()
+    {
+        using var temp = new TempDirectory();
+        var run = PackerRun.Invoke("synth", "--hidden", "64", "--layers", "1", "--vocab", "600", "--packing", "1bit", "-o", temp.File("x.edge"));
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("'1bit' not recognized", run.Stderr + run.Stdout);
+        Assert.Contains("'1.6bit'", run.Stderr + run.Stdout);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(temp.Path));
+    }
+
     [Theory]
     [InlineData(new[] { "synth", "-o", "x.edge" }, "Give --preset")]
     [InlineData(new[] { "synth", "--preset", "370m", "--hidden", "8", "-o", "x.edge" }, "not both")]
