@@ -20,8 +20,8 @@ namespace Edge.Runtime.Kernels;
 /// five <c>vpaddw</c>. The K mod 320 weights in the 2-bit tail: 16 bytes broadcast to the four 128-bit lanes, lane l
 /// shifted right by 2·l. Overflow, GEMV: a block adds three pair sums ∈ [-512, 508] to each lane of the plain
 /// accumulator and two ∈ [-2048, 2032] to the scaled one; widening every <see cref="BlocksPerWiden"/> = 8 blocks keeps
-/// the scaled one in [-32768, 32512] and the plain one at 24 sums; the ≤ 5 tail groups add one plain sum each to a
-/// third. Batched: each of the eight token accumulators gets five pair sums per block and one per tail group, widened
+/// the scaled one in [-32768, 32512] and the plain one at 24 sums; the ≤ 5 tail groups add one plain sum each to the
+/// last group's (≤ 29). Batched: each of the eight token accumulators gets five pair sums per block and one per tail group, widened
 /// once per pass of ≤ <see cref="BlocksPerPass"/> = 9 blocks and the tail: ≤ 50 sums.
 /// </remarks>
 public sealed unsafe class FiveTritVbmiKernel : TernaryKernel
@@ -107,10 +107,17 @@ public sealed unsafe class FiveTritVbmiKernel : TernaryKernel
         var scaledMask = Vector512.Create((byte)12);
         int blocks = FiveTritPacking.Blocks(k);
         Vector512<int> acc = default, accScaled = default;
+        Vector512<short> sums = default, scaled = default;
         for (int start = 0; start < blocks; start += BlocksPerWiden)
         {
+            if (start > 0)
+            {
+                acc += Avx512TernaryKernel.Widen(sums);
+                accScaled += Avx512TernaryKernel.Widen(scaled);
+                sums = default;
+                scaled = default;
+            }
             int end = Math.Min(blocks, start + BlocksPerWiden);
-            Vector512<short> sums = default, scaled = default;
             for (int b = start; b < end; b++)
             {
                 var packed = Vector512.Load(row + b * FiveTritPacking.BlockBytes);
@@ -123,15 +130,13 @@ public sealed unsafe class FiveTritVbmiKernel : TernaryKernel
                 scaled += Avx512TernaryKernel.Madd(upperCodes & scaledMask, xb + 192);
                 sums += Avx512TernaryKernel.Madd(Avx512Vbmi.PermuteVar64x8x2(fifth0, packed, fifth1), xb + 256);
             }
-            acc += Avx512TernaryKernel.Widen(sums);
-            accScaled += Avx512TernaryKernel.Widen(scaled);
         }
+        // The tail joins the last group's plain sums (≤ 24 + 5 pair sums), which are widened once with it.
         byte* tail = row + blocks * FiveTritPacking.BlockBytes;
         sbyte* xTail = x + blocks * FiveTritPacking.BlockWeights;
-        Vector512<short> tailSums = default;
         for (int g = 0; g < FiveTritPacking.TailGroups(k); g++)
-            tailSums += Avx512TernaryKernel.Madd(TailCodes(tail + g * FiveTritPacking.TailGroupBytes), xTail + g * FiveTritPacking.TailGroupWeights);
-        return acc + Avx512TernaryKernel.Widen(tailSums) + Avx512F.ShiftRightArithmetic(accScaled, 2);
+            sums += Avx512TernaryKernel.Madd(TailCodes(tail + g * FiveTritPacking.TailGroupBytes), xTail + g * FiveTritPacking.TailGroupWeights);
+        return acc + Avx512TernaryKernel.Widen(sums) + Avx512F.ShiftRightArithmetic(accScaled + Avx512TernaryKernel.Widen(scaled), 2);
     }
 
     /// <summary>
