@@ -79,7 +79,7 @@ static class InspectCommand
         }
         o.WriteLine($"tensors: {file.Tensors.Count}, parameters {params_:N0}");
         foreach (var (type, (count, bytes)) in byType)
-            o.WriteLine($"  {type,-9} {count,5} tensors {Size(bytes),12}");
+            o.WriteLine($"  {TensorTypes.Name(type),-10} {count,5} tensors {Size(bytes),12}");
         o.WriteLine($"ternary: {ternaryWeights:N0} weights in {Size(ternaryBytes)} ({8.0 * ternaryBytes / Math.Max(1, ternaryWeights):F3} bits/weight); read per decoded token");
 
         const int batch = 64;
@@ -96,7 +96,7 @@ static class InspectCommand
         {
             o.WriteLine("tensor table:");
             foreach (var t in file.Tensors)
-                o.WriteLine($"  {t.Name,-44} {t.Type,-8} {t.ShapeText,-14} @{t.Offset,-12} {Size(t.Length),10}{(TensorTypes.IsTernary(t.Type) ? $"  scale {t.Scale:G6}" : "")}");
+                o.WriteLine($"  {t.Name,-44} {TensorTypes.Name(t.Type),-10} {t.ShapeText,-14} @{t.Offset,-12} {Size(t.Length),10}{(TensorTypes.IsTernary(t.Type) ? $"  scale {t.Scale:G6}" : "")}");
         }
         if (verify)
         {

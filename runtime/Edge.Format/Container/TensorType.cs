@@ -25,6 +25,17 @@ public static class TensorTypes
 {
     public static bool IsKnown(TensorType type) => type is TensorType.F32 or TensorType.F16 or TensorType.Bytes || IsTernary(type);
 
+    /// <summary>The type's name in docs/format.md (<c>f32</c>, <c>f16</c>, <c>ternary2</c>, <c>bytes</c>, <c>ternary1.6</c>).</summary>
+    public static string Name(TensorType type) => type switch
+    {
+        TensorType.F32 => "f32",
+        TensorType.F16 => "f16",
+        TensorType.Ternary2 => "ternary2",
+        TensorType.Bytes => "bytes",
+        TensorType.TernaryFiveTrit => "ternary1.6",
+        _ => $"type {(int)type}",
+    };
+
     /// <summary>A packed ternary matrix [rows, K] with a per-tensor scale, in either layout.</summary>
     public static bool IsTernary(TensorType type) => type is TensorType.Ternary2 or TensorType.TernaryFiveTrit;
 
