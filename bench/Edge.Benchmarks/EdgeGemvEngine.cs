@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using Edge.Format.Container;
-using Edge.Format.Numerics;
 using Edge.Runtime.Kernels;
 
 namespace Edge.Benchmarks;
@@ -25,11 +24,7 @@ sealed unsafe class EdgeMatrixSet : IDisposable
             for (int r = 0; r < shape.N; r++)
             {
                 TestData.TernaryRow(shape, c, r, row);
-                var target = new Span<byte>(_matrices[c] + (long)r * rowBytes, rowBytes);
-                if (layout == TensorType.TernaryFiveTrit)
-                    FiveTritPacking.PackRow(row, target);
-                else
-                    TernaryPacking.PackRow(row, target);
+                TensorTypes.PackTernaryRow(layout, row, new Span<byte>(_matrices[c] + (long)r * rowBytes, rowBytes));
             }
         }
     }

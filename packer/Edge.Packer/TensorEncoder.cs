@@ -72,10 +72,7 @@ public static class TensorEncoder
                 stream.Write(bytes, 0, used);
                 used = 0;
             }
-            if (tensor.Type == TensorType.TernaryFiveTrit)
-                FiveTritPacking.PackRow(codes, bytes.AsSpan(used, rowBytes));
-            else
-                TernaryPacking.PackRow(codes, bytes.AsSpan(used, rowBytes));
+            TensorTypes.PackTernaryRow(tensor.Type, codes, bytes.AsSpan(used, rowBytes));
             used += rowBytes;
         }
         stream.Write(bytes, 0, used);

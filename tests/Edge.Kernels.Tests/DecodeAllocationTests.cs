@@ -1,5 +1,4 @@
 using Edge.Format.Container;
-using Edge.Format.Numerics;
 using Edge.Runtime.Kernels;
 using Edge.Runtime.Model;
 
@@ -114,10 +113,7 @@ static class SyntheticModel
         {
             for (int c = 0; c < columns; c++)
                 row[c] = (sbyte)rng.Next(-1, 2);
-            if (layout == TensorType.TernaryFiveTrit)
-                FiveTritPacking.PackRow(row, packed.AsSpan(r * rowBytes, rowBytes));
-            else
-                TernaryPacking.PackRow(row, packed.AsSpan(r * rowBytes, rowBytes));
+            TensorTypes.PackTernaryRow(layout, row, packed.AsSpan(r * rowBytes, rowBytes));
         }
         writer.AddTensor(prefix + ".weight", layout, [rows, columns], packed, scale: 0.05f + rng.NextSingle() * 0.01f);
         Vector(writer, prefix + ".norm.weight", columns, rng);

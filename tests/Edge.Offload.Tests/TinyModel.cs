@@ -1,5 +1,4 @@
 using Edge.Format.Container;
-using Edge.Format.Numerics;
 using Edge.Runtime.Model;
 
 namespace Edge.Offload.Tests;
@@ -71,10 +70,7 @@ public sealed class TinyModel : IDisposable
         {
             for (int k = 0; k < columns; k++)
                 row[k] = (sbyte)rng.Next(-1, 2);
-            if (layout == TensorType.TernaryFiveTrit)
-                FiveTritPacking.PackRow(row, packed.AsSpan(r * rowBytes, rowBytes));
-            else
-                TernaryPacking.PackRow(row, packed.AsSpan(r * rowBytes, rowBytes));
+            TensorTypes.PackTernaryRow(layout, row, packed.AsSpan(r * rowBytes, rowBytes));
         }
         w.AddTensor(name + ".weight", layout, [rows, columns], packed, scale: 0.05f + 0.01f * (float)rng.NextDouble());
         AddVector(w, rng, name + ".norm.weight", columns);

@@ -47,6 +47,28 @@ public static class TensorTypes
         _ => throw new ArgumentException($"{type} is not a ternary type.", nameof(type)),
     };
 
+    /// <summary>Packs a row of K ternary weights into <see cref="TernaryRowBytes"/> bytes in the layout of <paramref name="type"/>.</summary>
+    public static void PackTernaryRow(TensorType type, ReadOnlySpan<sbyte> ternary, Span<byte> packed)
+    {
+        if (type == TensorType.TernaryFiveTrit)
+            FiveTritPacking.PackRow(ternary, packed);
+        else if (type == TensorType.Ternary2)
+            TernaryPacking.PackRow(ternary, packed);
+        else
+            throw new ArgumentException($"{type} is not a ternary type.", nameof(type));
+    }
+
+    /// <summary>Unpacks a row of <paramref name="ternary"/>.Length = K weights packed in the layout of <paramref name="type"/>.</summary>
+    public static void UnpackTernaryRow(TensorType type, ReadOnlySpan<byte> packed, Span<sbyte> ternary)
+    {
+        if (type == TensorType.TernaryFiveTrit)
+            FiveTritPacking.UnpackRow(packed, ternary);
+        else if (type == TensorType.Ternary2)
+            TernaryPacking.UnpackRow(packed, ternary);
+        else
+            throw new ArgumentException($"{type} is not a ternary type.", nameof(type));
+    }
+
     /// <summary>The byte length a tensor of this type and shape must have, or null if the shape is invalid for it.</summary>
     public static long? ExpectedLength(TensorType type, IReadOnlyList<long> shape)
     {

@@ -135,7 +135,8 @@ public sealed unsafe class HgrnBitWeights
     BitLinearWeights BitLinear(ModelFile file, string prefix, int rows, int columns)
     {
         string name = prefix + ".weight";
-        var type = TensorTypes.IsTernary(file.GetInfo(name).Type) ? file.GetInfo(name).Type : TensorType.Ternary2;
+        var stored = file.GetInfo(name).Type;
+        var type = TensorTypes.IsTernary(stored) ? stored : TensorType.Ternary2; // anything else fails Expect's type check
         var t = file.Expect(name, type, rows, columns);
         var norm = Vector(file, prefix + ".norm.weight", columns);
         if (type == TensorType.TernaryFiveTrit && !_readFiveTrit)

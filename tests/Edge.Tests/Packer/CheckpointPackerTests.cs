@@ -98,10 +98,7 @@ public class CheckpointPackerTests
         {
             var row = latent.AsSpan(r * columns, columns);
             TernaryQuantizer.Ternarize(row, info.Scale, expected);
-            if (info.Type == TensorType.TernaryFiveTrit)
-                FiveTritPacking.UnpackRow(packed.Slice(r * rowBytes, rowBytes), actual);
-            else
-                TernaryPacking.UnpackRow(packed.Slice(r * rowBytes, rowBytes), actual);
+            TensorTypes.UnpackTernaryRow(info.Type, packed.Slice(r * rowBytes, rowBytes), actual);
             Assert.Equal(expected, actual);
             nonZero += actual.Count(t => t != 0);
         }
