@@ -110,14 +110,23 @@ public class BitLinearRuleVectorTests
     public void RescaleEqualsTheScalarExpression()
     {
         var rng = new Random(8);
-        // Large sums round when converted to float; the vector path must round them the same way.
-        var sums = Enumerable.Range(0, 1003).Select(i => (i % 3) switch { 0 => rng.Next(), 1 => -rng.Next(), _ => rng.Next(-5000, 5000) }).ToArray();
-        var output = new float[sums.Length];
-        foreach (float factor in new[] { 1f, 0.0123f, -3.7e-5f })
+        // Large sums round when converted to float; every vector width and the scalar tail must round them the same way.
+        foreach (int length in Enumerable.Range(0, 70).Append(1003))
         {
-            BitLinearRule.Rescale(sums, factor, output);
-            for (int j = 0; j < sums.Length; j++)
-                Assert.Equal((float)sums[j] * factor, output[j]);
+            var sums = Enumerable.Range(0, length).Select(i => (i % 3) switch { 0 => rng.Next(), 1 => -rng.Next(), _ => rng.Next(-5000, 5000) }).ToArray();
+            var output = new float[length + 1];
+            output[length] = 42f;
+            foreach (float factor in new[] { 1f, 0.0123f, -3.7e-5f })
+            {
+                BitLinearRule.Rescale(sums, factor, output);
+                for (int j = 0; j < length; j++)
+                    Assert.Equal((float)sums[j] * factor, output[j]);
+                Assert.Equal(42f, output[length]); // nothing written past the sums
+            }
         }
     }
+
+    [Fact]
+    public void RescaleRefusesAShortOutput() =>
+        Assert.Throws<ArgumentException>(() => BitLinearRule.Rescale(new int[17], 1f, new float[16]));
 }
