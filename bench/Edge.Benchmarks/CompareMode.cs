@@ -29,7 +29,8 @@ static class CompareMode
           Times every Edge kernel and ggml TQ2_0/TQ1_0 on the MMfreeLM GEMV shapes and prints markdown tables:
           µs per GEMV, G weights/s and GB/s of packed weights, then Edge ÷ ggml speed ratios per shape and thread count.
           The 1.6-bit kernel (1.6bit-vbmi, where the CPU has AVX-512 VBMI) multiplies the same weights packed five per
-          byte; its sums are checked to equal the first 2-bit kernel's.
+          byte; its sums are checked to equal the first 2-bit kernel's. A read-only pass per layout (the same bytes
+          through the same executor, nothing computed) gives the memory bound each kernel is compared with at the end.
         """;
 
     public static int Run(string[] args)
@@ -67,6 +68,7 @@ static class CompareMode
             all.AddRange(results);
         }
         PrintRatios(options, all);
+        PrintMemoryBound(options, all);
         return 0;
     }
 
@@ -80,6 +82,8 @@ static class CompareMode
             foreach (var kernel in options.Kernels)
                 engines.Add(new EdgeGemvEngine(kernel, kernel.Layout == TensorType.TernaryFiveTrit ? fiveTritMatrices! : edgeMatrices, mode));
             CheckLayoutsAgree(engines);
+            foreach (var layout in options.Kernels.Select(k => k.Layout).Distinct())
+                engines.Add(new EdgeGemvEngine(new ReadOnlyKernel(layout), layout == TensorType.TernaryFiveTrit ? fiveTritMatrices! : edgeMatrices, mode));
             engines.Add(new GgmlGemvEngine(GgmlNative.TypeTq2_0, shape, mode));
             engines.Add(new GgmlGemvEngine(GgmlNative.TypeTq1_0, shape, mode));
             CheckAgreement(engines);
@@ -136,7 +140,7 @@ static class CompareMode
         const int outputs = 64;
         var reference = engines[0].Result(outputs);
         float scale = reference.Max(MathF.Abs);
-        foreach (var e in engines.Skip(1))
+        foreach (var e in engines.Skip(1).Where(e => e is not EdgeGemvEngine { Kernel: ReadOnlyKernel }))
         {
             var other = e.Result(outputs);
             double worst = reference.Zip(other, (a, b) => Math.Abs(a - b)).Max() / Math.Max(scale, 1e-6f);
@@ -187,10 +191,31 @@ static class CompareMode
         {
             var tq2 = group.Single(m => m.Engine == "ggml tq2_0");
             var tq1 = group.Single(m => m.Engine == "ggml tq1_0");
-            foreach (var edge in group.Where(m => m.Engine.StartsWith("edge ", StringComparison.Ordinal)))
+            foreach (var edge in group.Where(m => m.Engine.StartsWith("edge ", StringComparison.Ordinal) && !m.Engine.StartsWith("edge read-only", StringComparison.Ordinal)))
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"| {group.Key.Shape.Model} {group.Key.Shape.K}x{group.Key.Shape.N} | {group.Key.Threads} | {group.Key.Mode.ToString().ToLowerInvariant()} | {edge.Engine[5..]} | {edge.WeightsPerSecond / 1e9:F1} | {tq2.WeightsPerSecond / 1e9:F1} | {tq1.WeightsPerSecond / 1e9:F1} | {tq2.Seconds / edge.Seconds:F2} ({tq2.MedianSeconds / edge.MedianSeconds:F2}) | {tq1.Seconds / edge.Seconds:F2} ({tq1.MedianSeconds / edge.MedianSeconds:F2}) |"));
         }
+    }
+
+    /// <summary>Each kernel's speed as a fraction of the read-only pass over the same matrices in the same run.</summary>
+    static void PrintMemoryBound(Options options, List<Measurement> all)
+    {
+        Console.WriteLine();
+        Console.WriteLine("## Edge ÷ the memory bound (same run)");
+        Console.WriteLine();
+        Console.WriteLine("The read-only pass reads the same packed bytes through the same executor and computes nothing, so a kernel at");
+        Console.WriteLine("1.00 is as fast as its memory access allows. Ratios of the 10th-percentile call times; in parentheses, of the medians.");
+        Console.WriteLine();
+        Console.WriteLine("| shape | threads | mode | Edge kernel | Edge GB/s | read-only GB/s | Edge ÷ read-only |");
+        Console.WriteLine("|---|---:|---|---|---:|---:|---:|");
+        foreach (var group in all.GroupBy(m => (m.Shape, m.Threads, m.Mode)).OrderBy(g => options.Shapes.ToList().IndexOf(g.Key.Shape)).ThenBy(g => g.Key.Threads).ThenBy(g => g.Key.Mode))
+            foreach (var kernel in options.Kernels)
+            {
+                var edge = group.Single(m => m.Engine == $"edge {kernel.Name}");
+                var bound = group.Single(m => m.Engine == $"edge {new ReadOnlyKernel(kernel.Layout).Name}");
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"| {group.Key.Shape.Model} {group.Key.Shape.K}x{group.Key.Shape.N} | {group.Key.Threads} | {group.Key.Mode.ToString().ToLowerInvariant()} | {kernel.Name} | {edge.MatrixBytes / edge.Seconds / 1e9:F1} | {bound.MatrixBytes / bound.Seconds / 1e9:F1} | {bound.Seconds / edge.Seconds:F2} ({bound.MedianSeconds / edge.MedianSeconds:F2}) |"));
+            }
     }
 
     static double Percentile(List<double> values, double fraction)
