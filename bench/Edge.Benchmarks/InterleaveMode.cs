@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Edge.Runtime;
+using Edge.Runtime.Kernels;
 
 namespace Edge.Benchmarks;
 
@@ -11,13 +12,15 @@ namespace Edge.Benchmarks;
 /// </summary>
 static class InterleaveMode
 {
-    sealed record Options(string First, string Second, int[] Threads, int Tokens, int PromptTokens, int Rounds);
+    sealed record Options(string First, string Second, string?[] Kernels, bool[] InMemory, int[] Threads, int Tokens, int PromptTokens, int Rounds);
 
     public const string Usage = """
-        interleave A.edge B.edge [--threads 1,2] [--tokens 400] [--prompt 256] [--rounds 6]
-          Loads both models (default kernels) and, per thread count, decodes --tokens random tokens on each, alternating
-          one token at a time (which model goes first alternates too), then runs --rounds prefills of --prompt tokens,
-          alternating. Prints median and 10th-percentile ms per decoded token, median prefill tok/s, and B ÷ A speed.
+        interleave A.edge B.edge [--kernels a,b] [--no-mmap A|B|A,B] [--threads 1,2] [--tokens 400] [--prompt 256] [--rounds 6]
+          Loads both models (default kernels, or kernel a for A and b for B; mapped, or read into memory as with edge's
+          --no-mmap; to compare kernels or loading, give one file twice: two copies of a file can differ by 10 % in
+          decode speed, depending on where their pages lie) and, per thread count, decodes --tokens random tokens on
+          each, alternating one token at a time (which model goes first alternates too), then runs --rounds prefills of
+          --prompt tokens, alternating. Prints median and 10th-percentile ms per decoded token, median prefill tok/s, and B ÷ A speed.
         """;
 
     public static int Run(string[] args)
@@ -36,7 +39,8 @@ static class InterleaveMode
 
         Console.WriteLine("# Two models, one process, alternating token by token");
         Console.WriteLine();
-        Console.WriteLine(Fmt($"- A: {options.First}; B: {options.Second}; {options.Tokens} decode tokens each, {options.Rounds} prefills of {options.PromptTokens} tokens each"));
+        static string Source(bool inMemory) => inMemory ? "read into memory" : "mapped";
+        Console.WriteLine(Fmt($"- A: {options.First} ({Source(options.InMemory[0])}); B: {options.Second} ({Source(options.InMemory[1])}); {options.Tokens} decode tokens each, {options.Rounds} prefills of {options.PromptTokens} tokens each"));
         Console.WriteLine();
         Console.WriteLine("| threads | model | kernels | decode ms/token, median | p10 | prefill tok/s, median | B ÷ A decode speed (median, p10) | B ÷ A prefill |");
         Console.WriteLine("|---:|---|---|---:|---:|---:|---:|---:|");
@@ -57,8 +61,8 @@ static class InterleaveMode
 
     static void MeasureThreads(Options options, int threads)
     {
-        using var first = EdgeModel.Load(options.First, new LoadOptions { Threads = threads });
-        using var second = EdgeModel.Load(options.Second, new LoadOptions { Threads = threads });
+        using var first = EdgeModel.Load(options.First, new LoadOptions { Threads = threads, Kernel = options.Kernels[0], MemoryMap = !options.InMemory[0] });
+        using var second = EdgeModel.Load(options.Second, new LoadOptions { Threads = threads, Kernel = options.Kernels[1], MemoryMap = !options.InMemory[1] });
         EdgeModel[] models = [first, second];
         var states = models.Select(m => m.Model.CreateState()).ToArray();
         var logits = models.Select(m => new float[m.Config.VocabSize]).ToArray();
@@ -115,6 +119,8 @@ static class InterleaveMode
     {
         var files = new List<string>();
         int[] threads = [1, 2];
+        string?[] kernels = [null, null];
+        bool[] inMemory = [false, false];
         int tokens = 400, prompt = 256, rounds = 6;
         for (int i = 0; i < args.Length; i++)
         {
@@ -125,6 +131,23 @@ static class InterleaveMode
                 case "--threads":
                     threads = [.. Value().Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
                         .Select(t => int.TryParse(t, out int n) && n >= 1 ? n : throw new ArgumentException($"--threads takes whole numbers ≥ 1 (got \"{t}\")."))];
+                    break;
+                case "--kernels":
+                    string[] names = Value().Split(',', StringSplitOptions.TrimEntries);
+                    if (names.Length != 2 || names.Any(string.IsNullOrEmpty))
+                        throw new ArgumentException("--kernels takes two kernel names, one for A and one for B (e.g. avx2,avx512).");
+                    foreach (string name in names)
+                        KernelFactory.Select(name); // an unknown name fails here, with the list of kernels this CPU has
+                    kernels = names;
+                    break;
+                case "--no-mmap":
+                    foreach (string model in Value().Split(',', StringSplitOptions.TrimEntries))
+                        inMemory[model switch
+                        {
+                            "A" or "a" => 0,
+                            "B" or "b" => 1,
+                            _ => throw new ArgumentException($"--no-mmap takes A, B or A,B (got \"{model}\")."),
+                        }] = true;
                     break;
                 case "--tokens":
                     tokens = Positive("--tokens");
@@ -149,6 +172,6 @@ static class InterleaveMode
                 throw new ArgumentException($"The model file {file} does not exist (create one with `edge-pack synth --preset 370m -o {file}`).");
         if (threads.Length == 0)
             throw new ArgumentException("--threads needs at least one value.");
-        return new Options(files[0], files[1], threads, tokens, prompt, rounds);
+        return new Options(files[0], files[1], kernels, inMemory, threads, tokens, prompt, rounds);
     }
 }
