@@ -258,6 +258,7 @@ static class BenchCommand
             WriteNullable(w, "rss_bytes", r.Memory.RssBytes);
             WriteNullable(w, "rss_anon_bytes", r.Memory.AnonymousRssBytes);
             WriteNullable(w, "rss_anon_after_warmup_bytes", r.AnonymousRssAfterWarmUp);
+            WriteNullable(w, "huge_pages_bytes", r.Memory.HugePageBytes);
             w.WriteNumber("mapped_bytes", r.MappedBytes);
             w.WriteBoolean("mmap", r.MappedBytes > 0);
             w.WriteNumber("decode_bytes_per_token", r.DecodeBytesPerToken);

@@ -14,7 +14,7 @@ sealed class CommonOptions
 
     public Option<bool> NoMmap { get; } = new("--no-mmap") { Description = NoMmapDescription };
 
-    public const string NoMmapDescription = "Read the whole model into memory at start-up instead of mapping it: uses RAM equal to the file, and no token waits for storage";
+    public const string NoMmapDescription = "Read the whole model into memory at start-up instead of mapping it: uses RAM equal to the file, no token waits for storage, and on Linux the copy sits in huge pages, which decodes as fast as a fresh page cache or faster";
 
     public void AddTo(Command command)
     {

@@ -1,14 +1,18 @@
 namespace Edge.Cli.Commands;
 
-/// <summary>This process's memory as Linux reports it in /proc/self/status; null fields where it does not.</summary>
-sealed record ProcessMemory(long? PeakRssBytes, long? RssBytes, long? AnonymousRssBytes)
+/// <summary>
+/// This process's memory as Linux reports it in /proc/self/status and /proc/self/smaps_rollup; null fields where it
+/// does not. <see cref="HugePageBytes"/> is the anonymous memory in transparent huge pages (a <c>--no-mmap</c> model).
+/// </summary>
+sealed record ProcessMemory(long? PeakRssBytes, long? RssBytes, long? AnonymousRssBytes, long? HugePageBytes)
 {
     const string StatusPath = "/proc/self/status";
+    const string RollupPath = "/proc/self/smaps_rollup";
 
     public static ProcessMemory Read()
     {
         if (!OperatingSystem.IsLinux() || !File.Exists(StatusPath))
-            return new ProcessMemory(null, null, null);
+            return new ProcessMemory(null, null, null, null);
         long? peak = null, rss = null, anon = null;
         foreach (string line in File.ReadLines(StatusPath))
         {
@@ -19,7 +23,12 @@ sealed record ProcessMemory(long? PeakRssBytes, long? RssBytes, long? AnonymousR
             else if (line.StartsWith("RssAnon:", StringComparison.Ordinal))
                 anon = Kilobytes(line);
         }
-        return new ProcessMemory(peak, rss, anon);
+        long? huge = null;
+        if (File.Exists(RollupPath))
+            foreach (string line in File.ReadLines(RollupPath))
+                if (line.StartsWith("AnonHugePages:", StringComparison.Ordinal))
+                    huge = Kilobytes(line);
+        return new ProcessMemory(peak, rss, anon, huge);
     }
 
     /// <summary>

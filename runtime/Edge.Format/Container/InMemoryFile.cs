@@ -6,7 +6,8 @@ namespace Edge.Format.Container;
 /// A whole file read into page-aligned native memory at open: the alternative to <see cref="ReadOnlyMapping"/> for
 /// <c>--no-mmap</c>. It costs resident memory equal to the file, and in exchange no later access waits for a page
 /// to come in from storage (a mapping pages in on first touch, so on an SD card or a network disk the first tokens
-/// pay for reading the model, and pages evicted under memory pressure are read again).
+/// pay for reading the model, and pages evicted under memory pressure are read again). On Linux the copy asks for
+/// transparent huge pages, so decode speed no longer depends on where the page cache put the file (<see cref="HugePages"/>).
 /// </summary>
 public sealed unsafe class InMemoryFile : IFileView
 {
@@ -19,7 +20,8 @@ public sealed unsafe class InMemoryFile : IFileView
         Length = RandomAccess.GetLength(handle);
         try
         {
-            Pointer = (byte*)NativeMemory.AlignedAlloc((nuint)Math.Max(Length, 1), 4096);
+            // A file of a huge page or more starts on one, so that all its whole huge pages can be used.
+            Pointer = (byte*)NativeMemory.AlignedAlloc((nuint)Math.Max(Length, 1), Length >= HugePages.Size ? HugePages.Size : 4096u);
         }
         catch (OutOfMemoryException)
         {
@@ -27,6 +29,8 @@ public sealed unsafe class InMemoryFile : IFileView
         }
         try
         {
+            // Before the first write: the pages are faulted in as huge pages as the file is read.
+            HugePagesAdvised = Length >= HugePages.Size && HugePages.TryAdvise(Pointer, Length);
             for (long done = 0; done < Length;)
             {
                 int read = RandomAccess.Read(handle, new Span<byte>(Pointer + done, (int)Math.Min(Length - done, ReadChunk)), done);
@@ -46,6 +50,9 @@ public sealed unsafe class InMemoryFile : IFileView
     public byte* Pointer { get; }
 
     public long Length { get; }
+
+    /// <summary>Whether the kernel accepted the request for transparent huge pages (Linux; see <see cref="HugePages"/>).</summary>
+    public bool HugePagesAdvised { get; }
 
     public void Dispose()
     {

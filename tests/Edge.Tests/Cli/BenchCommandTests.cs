@@ -61,10 +61,17 @@ public sealed class BenchCommandTests : IDisposable
             Assert.True(run.GetProperty("mmap").GetBoolean());
             Assert.Equal(ternaryBytes + 2 * c.HiddenSize, run.GetProperty("decode_bytes_per_token").GetInt64());
             var peak = run.GetProperty("peak_rss_bytes");
+            var huge = run.GetProperty("huge_pages_bytes");
             if (OperatingSystem.IsLinux())
+            {
                 Assert.True(peak.GetInt64() > 0);
+                Assert.InRange(huge.GetInt64(), 0, peak.GetInt64());
+            }
             else
+            {
                 Assert.Equal(JsonValueKind.Null, peak.ValueKind);
+                Assert.Equal(JsonValueKind.Null, huge.ValueKind);
+            }
             double roofline = run.GetProperty("roofline_decode_tps").GetDouble();
             double fraction = run.GetProperty("decode_tps").GetDouble() / roofline;
             Assert.InRange(run.GetProperty("roofline_fraction").GetDouble(), fraction * 0.99, fraction * 1.01);

@@ -64,6 +64,56 @@ public sealed class ModelFileTests : IDisposable
     }
 
     [Fact]
+    public unsafe void ACopyOfAHugePageOrMoreAsksForHugePages()
+    {
+        string path = Path.Combine(_dir, "five-mib.bin");
+        var bytes = new byte[5 << 20];
+        new Random(3).NextBytes(bytes);
+        File.WriteAllBytes(path, bytes);
+        using var copy = new InMemoryFile(path);
+        Assert.Equal(bytes, new ReadOnlySpan<byte>(copy.Pointer, bytes.Length).ToArray());
+        Assert.Equal(0, (nint)copy.Pointer % (2 << 20));
+        switch (TransparentHugePages())
+        {
+            case "always" or "madvise":
+                Assert.True(copy.HugePagesAdvised);
+                Assert.Equal("1", SmapsField(copy.Pointer, "THPeligible"));
+                break;
+            case null:
+                Assert.False(copy.HugePagesAdvised); // not Linux, or a kernel without huge pages
+                break;
+        }
+    }
+
+    /// <summary>The kernel's transparent huge page mode (always, madvise, never), or null where there is none.</summary>
+    static string? TransparentHugePages()
+    {
+        const string setting = "/sys/kernel/mm/transparent_hugepage/enabled";
+        if (!OperatingSystem.IsLinux() || !File.Exists(setting))
+            return null;
+        string text = File.ReadAllText(setting);
+        int open = text.IndexOf('['), close = text.IndexOf(']');
+        return text[(open + 1)..close];
+    }
+
+    /// <summary>A field of the /proc/self/smaps entry of the mapping that holds <paramref name="address"/>.</summary>
+    static unsafe string? SmapsField(byte* address, string field)
+    {
+        bool inside = false;
+        foreach (string line in File.ReadLines("/proc/self/smaps"))
+        {
+            int dash = line.IndexOf('-');
+            int space = line.IndexOf(' ');
+            if (dash > 0 && space > dash && ulong.TryParse(line[..dash], System.Globalization.NumberStyles.HexNumber, null, out ulong start)
+                && ulong.TryParse(line[(dash + 1)..space], System.Globalization.NumberStyles.HexNumber, null, out ulong end))
+                inside = (ulong)address >= start && (ulong)address < end;
+            else if (inside && line.StartsWith(field + ":", StringComparison.Ordinal))
+                return line[(field.Length + 1)..].Trim();
+        }
+        return null;
+    }
+
+    [Fact]
     public void UncommittedWriterLeavesNoFile()
     {
         string path = Path.Combine(_dir, "never.edge");
