@@ -47,6 +47,12 @@ static class InspectCommand
         o.WriteLine(KernelFactory.FiveTritFor(chosen) is { } fiveTrit
             ? $"1.6-bit models: read as packed by {fiveTrit.Name}: {fiveTrit.Description}"
             : $"1.6-bit models: repacked to 2-bit at load (no 1.6-bit kernel next to {chosen.Name}; costs the 2-bit size in memory)");
+        o.WriteLine(HugePages.SystemMode switch
+        {
+            "always" or "madvise" => $"huge pages: --no-mmap puts the model in 2 MiB pages (transparent huge pages: {HugePages.SystemMode})",
+            { } mode => $"huge pages: switched off (transparent huge pages: {mode}); --no-mmap uses 4 KiB pages",
+            null => "huge pages: not available here; --no-mmap uses 4 KiB pages",
+        });
     }
 
     static int DescribeModel(TextWriter o, TextWriter err, string path, bool listTensors, bool verify)

@@ -9,18 +9,35 @@ namespace Edge.Format.Container;
 /// Through 2 MiB pages it is always as fast as the best case (docs/PERFORMANCE.md §0d). File mappings cannot have
 /// them, so only the <c>--no-mmap</c> copy asks for them.
 /// </summary>
-static unsafe partial class HugePages
+public static unsafe partial class HugePages
 {
     /// <summary>The huge page size of x86-64 and of arm64 with 4 KiB base pages (Raspberry Pi OS).</summary>
     public const uint Size = 2 << 20;
 
     const int MadviseHugePage = 14; // MADV_HUGEPAGE, the same number on every Linux architecture
+    const string ModeSetting = "/sys/kernel/mm/transparent_hugepage/enabled";
+
+    /// <summary>
+    /// The kernel's transparent huge page mode: "always" or "madvise" (a <c>--no-mmap</c> copy gets huge pages),
+    /// "never", or null where there are none (not Linux, or a kernel built without them).
+    /// </summary>
+    public static string? SystemMode
+    {
+        get
+        {
+            if (!OperatingSystem.IsLinux() || !File.Exists(ModeSetting))
+                return null;
+            string text = File.ReadAllText(ModeSetting); // "always [madvise] never": the bracketed one is in force
+            int open = text.IndexOf('['), close = text.IndexOf(']');
+            return open >= 0 && close > open ? text[(open + 1)..close] : null;
+        }
+    }
 
     /// <summary>
     /// Asks the kernel to back [start, start + length) with huge pages as it faults them in. Returns false where it
     /// will not (not Linux, huge pages switched off, a kernel without them); the memory then works as before.
     /// </summary>
-    public static bool TryAdvise(void* start, long length)
+    internal static bool TryAdvise(void* start, long length)
     {
         if (!OperatingSystem.IsLinux())
             return false;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Edge.Format.Container;
 using Edge.Tests.Helpers;
 using Edge.Tests.Packer;
 
@@ -93,6 +94,15 @@ public sealed class CliTests : IDisposable
         Assert.Contains("recurrent state per sequence", run.Stdout);
         Assert.Contains("lm_head.weight", run.Stdout);
         Assert.Contains("checksums: all", run.Stdout);
+    }
+
+    [Fact]
+    public void InspectCpuNamesTheKernelAndWhetherNoMmapGetsHugePages()
+    {
+        var run = CliRun.Invoke("inspect", "--cpu");
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        Assert.Contains($"kernel: {Edge.Runtime.Kernels.KernelFactory.Default.Name}", run.Stdout);
+        Assert.Contains(HugePages.SystemMode is "always" or "madvise" ? "huge pages: --no-mmap puts the model in 2 MiB pages" : "--no-mmap uses 4 KiB pages", run.Stdout);
     }
 
     [Fact]

@@ -73,7 +73,7 @@ public sealed class ModelFileTests : IDisposable
         using var copy = new InMemoryFile(path);
         Assert.Equal(bytes, new ReadOnlySpan<byte>(copy.Pointer, bytes.Length).ToArray());
         Assert.Equal(0, (nint)copy.Pointer % (2 << 20));
-        switch (TransparentHugePages())
+        switch (HugePages.SystemMode)
         {
             case "always" or "madvise":
                 Assert.True(copy.HugePagesAdvised);
@@ -83,17 +83,6 @@ public sealed class ModelFileTests : IDisposable
                 Assert.False(copy.HugePagesAdvised); // not Linux, or a kernel without huge pages
                 break;
         }
-    }
-
-    /// <summary>The kernel's transparent huge page mode (always, madvise, never), or null where there is none.</summary>
-    static string? TransparentHugePages()
-    {
-        const string setting = "/sys/kernel/mm/transparent_hugepage/enabled";
-        if (!OperatingSystem.IsLinux() || !File.Exists(setting))
-            return null;
-        string text = File.ReadAllText(setting);
-        int open = text.IndexOf('['), close = text.IndexOf(']');
-        return text[(open + 1)..close];
     }
 
     /// <summary>A field of the /proc/self/smaps entry of the mapping that holds <paramref name="address"/>.</summary>
