@@ -11,7 +11,7 @@ namespace Edge.Format.Container;
 /// </summary>
 public static unsafe partial class HugePages
 {
-    /// <summary>The huge page size of x86-64 and of arm64 with 4 KiB base pages (Raspberry Pi OS).</summary>
+    /// <summary>The huge page size of x86-64 and of arm64 with 4 KiB base pages (Pi 3 and 4; Pi 5 kernels use 16 KiB pages and 32 MiB huge pages).</summary>
     public const uint Size = 2 << 20;
 
     const int MadviseHugePage = 14; // MADV_HUGEPAGE, the same number on every Linux architecture
