@@ -191,7 +191,7 @@ static class CompareMode
         {
             var tq2 = group.Single(m => m.Engine == "ggml tq2_0");
             var tq1 = group.Single(m => m.Engine == "ggml tq1_0");
-            foreach (var edge in group.Where(m => m.Engine.StartsWith("edge ", StringComparison.Ordinal) && !m.Engine.StartsWith("edge read-only", StringComparison.Ordinal)))
+            foreach (var edge in group.Where(m => m.Engine.StartsWith("edge ", StringComparison.Ordinal) && !m.Engine.StartsWith($"edge {ReadOnlyKernel.NamePrefix}", StringComparison.Ordinal)))
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"| {group.Key.Shape.Model} {group.Key.Shape.K}x{group.Key.Shape.N} | {group.Key.Threads} | {group.Key.Mode.ToString().ToLowerInvariant()} | {edge.Engine[5..]} | {edge.WeightsPerSecond / 1e9:F1} | {tq2.WeightsPerSecond / 1e9:F1} | {tq1.WeightsPerSecond / 1e9:F1} | {tq2.Seconds / edge.Seconds:F2} ({tq2.MedianSeconds / edge.MedianSeconds:F2}) | {tq1.Seconds / edge.Seconds:F2} ({tq1.MedianSeconds / edge.MedianSeconds:F2}) |"));
         }
@@ -212,7 +212,7 @@ static class CompareMode
             foreach (var kernel in options.Kernels)
             {
                 var edge = group.Single(m => m.Engine == $"edge {kernel.Name}");
-                var bound = group.Single(m => m.Engine == $"edge {new ReadOnlyKernel(kernel.Layout).Name}");
+                var bound = group.Single(m => m.Engine == $"edge {ReadOnlyKernel.NameFor(kernel.Layout)}");
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"| {group.Key.Shape.Model} {group.Key.Shape.K}x{group.Key.Shape.N} | {group.Key.Threads} | {group.Key.Mode.ToString().ToLowerInvariant()} | {kernel.Name} | {edge.MatrixBytes / edge.Seconds / 1e9:F1} | {bound.MatrixBytes / bound.Seconds / 1e9:F1} | {bound.Seconds / edge.Seconds:F2} ({bound.MedianSeconds / edge.MedianSeconds:F2}) |"));
             }

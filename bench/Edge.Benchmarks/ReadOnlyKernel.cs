@@ -11,7 +11,12 @@ namespace Edge.Benchmarks;
 /// </summary>
 sealed unsafe class ReadOnlyKernel(TensorType layout) : TernaryKernel
 {
-    public override string Name => layout == TensorType.Ternary2 ? "read-only 2bit" : "read-only 1.6bit";
+    public const string NamePrefix = "read-only";
+
+    public override string Name => NameFor(layout);
+
+    /// <summary>The name of the pass over matrices packed as <paramref name="layout"/>.</summary>
+    public static string NameFor(TensorType layout) => $"{NamePrefix} {(layout == TensorType.Ternary2 ? "2bit" : "1.6bit")}";
 
     public override string Description => "reads the rows' bytes and computes nothing (the memory bound)";
 
