@@ -12,13 +12,14 @@ namespace Edge.Benchmarks;
 /// </summary>
 static class InterleaveMode
 {
-    sealed record Options(string First, string Second, string?[] Kernels, bool[] InMemory, int[] Threads, int Tokens, int PromptTokens, int Rounds);
+    sealed record Options(string First, string Second, string?[] Kernels, bool[] InMemory, bool[] NoPrefetch, int[] Threads, int Tokens, int PromptTokens, int Rounds);
 
     public const string Usage = """
-        interleave A.edge B.edge [--kernels a,b] [--no-mmap A|B|A,B] [--threads 1,2] [--tokens 400] [--prompt 256] [--rounds 6]
+        interleave A.edge B.edge [--kernels a,b] [--no-mmap A|B|A,B] [--no-prefetch A|B|A,B] [--threads 1,2] [--tokens 400] [--prompt 256] [--rounds 6]
           Loads both models (default kernels, or kernel a for A and b for B; mapped, or read into memory as with edge's
-          --no-mmap; to compare kernels or loading, give one file twice: two copies of a file can differ by 10 % in
-          decode speed, depending on where their pages lie) and, per thread count, decodes --tokens random tokens on
+          --no-mmap; --no-prefetch: that model's idle workers do not read ahead into the next product; to compare
+          kernels, loading or prefetching, give one file twice: two copies of a file can differ by 10 % in decode
+          speed, depending on where their pages lie) and, per thread count, decodes --tokens random tokens on
           each, alternating one token at a time (which model goes first alternates too), then runs --rounds prefills of
           --prompt tokens, alternating. Prints median and 10th-percentile ms per decoded token, median prefill tok/s, and B ÷ A speed.
         """;
@@ -39,8 +40,8 @@ static class InterleaveMode
 
         Console.WriteLine("# Two models, one process, alternating token by token");
         Console.WriteLine();
-        static string Source(bool inMemory) => inMemory ? "read into memory" : "mapped";
-        Console.WriteLine(Fmt($"- A: {options.First} ({Source(options.InMemory[0])}); B: {options.Second} ({Source(options.InMemory[1])}); {options.Tokens} decode tokens each, {options.Rounds} prefills of {options.PromptTokens} tokens each"));
+        string Source(int m) => (options.InMemory[m] ? "read into memory" : "mapped") + (options.NoPrefetch[m] ? ", no prefetch" : "");
+        Console.WriteLine(Fmt($"- A: {options.First} ({Source(0)}); B: {options.Second} ({Source(1)}); {options.Tokens} decode tokens each, {options.Rounds} prefills of {options.PromptTokens} tokens each"));
         Console.WriteLine();
         Console.WriteLine("| threads | model | kernels | decode ms/token, median | p10 | prefill tok/s, median | B ÷ A decode speed (median, p10) | B ÷ A prefill |");
         Console.WriteLine("|---:|---|---|---:|---:|---:|---:|---:|");
@@ -64,6 +65,8 @@ static class InterleaveMode
         using var first = EdgeModel.Load(options.First, new LoadOptions { Threads = threads, Kernel = options.Kernels[0], MemoryMap = !options.InMemory[0] });
         using var second = EdgeModel.Load(options.Second, new LoadOptions { Threads = threads, Kernel = options.Kernels[1], MemoryMap = !options.InMemory[1] });
         EdgeModel[] models = [first, second];
+        for (int m = 0; m < 2; m++)
+            models[m].Model.Executor.PrefetchUpcoming = !options.NoPrefetch[m];
         var states = models.Select(m => m.Model.CreateState()).ToArray();
         var logits = models.Select(m => new float[m.Config.VocabSize]).ToArray();
         int vocab = Math.Min(first.Config.VocabSize, second.Config.VocabSize);
@@ -120,7 +123,7 @@ static class InterleaveMode
         var files = new List<string>();
         int[] threads = [1, 2];
         string?[] kernels = [null, null];
-        bool[] inMemory = [false, false];
+        bool[] inMemory = [false, false], noPrefetch = [false, false];
         int tokens = 400, prompt = 256, rounds = 6;
         for (int i = 0; i < args.Length; i++)
         {
@@ -141,12 +144,14 @@ static class InterleaveMode
                     kernels = names;
                     break;
                 case "--no-mmap":
+                case "--no-prefetch":
+                    string option = args[i];
                     foreach (string model in Value().Split(',', StringSplitOptions.TrimEntries))
-                        inMemory[model switch
+                        (option == "--no-mmap" ? inMemory : noPrefetch)[model switch
                         {
                             "A" or "a" => 0,
                             "B" or "b" => 1,
-                            _ => throw new ArgumentException($"--no-mmap takes A, B or A,B (got \"{model}\")."),
+                            _ => throw new ArgumentException($"{option} takes A, B or A,B (got \"{model}\")."),
                         }] = true;
                     break;
                 case "--tokens":
@@ -172,6 +177,6 @@ static class InterleaveMode
                 throw new ArgumentException($"The model file {file} does not exist (create one with `edge-pack synth --preset 370m -o {file}`).");
         if (threads.Length == 0)
             throw new ArgumentException("--threads needs at least one value.");
-        return new Options(files[0], files[1], kernels, inMemory, threads, tokens, prompt, rounds);
+        return new Options(files[0], files[1], kernels, inMemory, noPrefetch, threads, tokens, prompt, rounds);
     }
 }

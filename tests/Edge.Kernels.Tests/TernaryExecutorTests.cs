@@ -1,9 +1,10 @@
+using System.Runtime.InteropServices;
 using Edge.Runtime.Kernels;
 using static Edge.Kernels.Tests.KernelEquivalenceTests;
 
 namespace Edge.Kernels.Tests;
 
-public class TernaryExecutorTests
+public partial class TernaryExecutorTests
 {
     public static TheoryData<string> KernelNames() => KernelEquivalenceTests.KernelNames();
 
@@ -65,7 +66,8 @@ public class TernaryExecutorTests
                             // Pinned arrays: the pointers stay valid. With the 1.6-bit kernel, every other product is
                             // 2-bit: one job mixes both layouts, each run by its own kernel.
                             products[i] = new TernaryProduct(i % 2 == 0 ? matrices[i].For(kernel) : matrices[i].View, x, s, y);
-                    executor.MatMul(products, n);
+                    // Naming upcoming matrices (here the same ones) only makes idle workers read them.
+                    executor.MatMul(products, n, products.Select(p => p.Matrix).ToArray());
                     for (int i = 0; i < matrices.Length; i++)
                         Assert.True(expected[i].SequenceEqual(ys[i]), $"{kernelName} product {i} n={n} threads={threads}");
                 }
@@ -83,6 +85,93 @@ public class TernaryExecutorTests
     {
         using var executor = new TernaryExecutor(KernelFactory.Default, 2);
         Assert.Throws<ArgumentException>(() => executor.MatMul(new TernaryProduct[TernaryExecutor.MaxProducts + 1], 1));
+        Assert.Throws<ArgumentException>(() => executor.MatMul(new TernaryProduct[1], 1, new TernaryMatrix[TernaryExecutor.MaxProducts + 1]));
+    }
+
+    [Fact]
+    public unsafe void AnIdleWorkerReadsAheadExactlyTheStartOfTheCallersChunkOfTheUpcomingJob()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "Page residency (mincore) is read on Linux only.");
+        // The upcoming job: a 1024-row and an 11264-row matrix of 64-byte rows (K = 256), 64 KiB and 704 KiB in fresh
+        // anonymous pages, which become resident only when read. Two threads split its 12288 rows in halves; the
+        // caller's are rows 0-6143: all of the first matrix and rows 0-5119 of the second. The one worker reads the
+        // first PrefetchBytes of them: the first matrix and the second's first 192 KiB. Nothing else may be touched.
+        const int rowBytes = 64, firstRows = 1024, secondRows = 11264;
+        int page = Environment.SystemPageSize;
+        using var first = new FreshPages(firstRows * rowBytes);
+        using var second = new FreshPages(secondRows * rowBytes);
+        TernaryMatrix[] upcoming = [new(first.Pointer, firstRows, 256, 1f), new(second.Pointer, secondRows, 256, 1f)];
+        long readTo = TernaryExecutor.PrefetchBytes - firstRows * rowBytes; // in the second matrix
+
+        var rng = new Random(8);
+        using var matrix = TestMatrix.Create(1000, 256, WeightPattern.Random, rng);
+        var x = Activations(256, 1, ActivationPattern.Random, rng);
+        var sums = Sums(x, 1, 256);
+        // The worker reads ahead only after running rows of the job: the caller's first call sleeps long enough for
+        // the worker to wake and take its chunk.
+        var kernel = new StallingKernel(new ScalarTernaryKernel(), stall: TimeSpan.FromMilliseconds(50)) { StallNextCallerCall = true };
+        using var executor = new TernaryExecutor(kernel, 2);
+        fixed (sbyte* px = x)
+        fixed (int* ps = sums)
+        {
+            var y = GC.AllocateArray<int>(1000, pinned: true);
+            fixed (int* py = y)
+                executor.MatMul([new TernaryProduct(matrix.View, px, ps, py)], 1, upcoming);
+        }
+        Assert.Contains(kernel.Rows, r => r.OnWorker);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!second.IsResident((readTo - 1) / page) && DateTime.UtcNow < deadline)
+            Thread.Sleep(1);
+        Assert.All(first.Residency(), Assert.True);
+        var expected = Enumerable.Range(0, second.Pages).Select(p => p <= (readTo - 1) / page).ToArray();
+        Assert.Equal(expected, second.Residency());
+    }
+
+    /// <summary>Anonymous memory never touched (no huge pages, which one read would map whole), and which of its pages are resident.</summary>
+    sealed unsafe partial class FreshPages : IDisposable
+    {
+        readonly nuint _length;
+
+        public FreshPages(int bytes)
+        {
+            _length = (nuint)bytes;
+            Pages = (bytes + Environment.SystemPageSize - 1) / Environment.SystemPageSize;
+            Pointer = (byte*)Mmap(null, _length, ProtRead | ProtWrite, MapPrivate | MapAnonymous, -1, 0);
+            if (Pointer == (byte*)-1)
+                throw new InvalidOperationException($"mmap failed: errno {Marshal.GetLastPInvokeError()}");
+            Madvise(Pointer, _length, MadvNoHugePage); // best effort: fails harmlessly on kernels without huge pages
+        }
+
+        public byte* Pointer { get; }
+
+        public int Pages { get; }
+
+        public bool IsResident(long page) => Residency()[page];
+
+        public bool[] Residency()
+        {
+            var vector = new byte[Pages];
+            fixed (byte* v = vector)
+                if (Mincore(Pointer, _length, v) != 0)
+                    throw new InvalidOperationException($"mincore failed: errno {Marshal.GetLastPInvokeError()}");
+            return [.. vector.Select(b => (b & 1) != 0)];
+        }
+
+        public void Dispose() => Munmap(Pointer, _length);
+
+        const int ProtRead = 1, ProtWrite = 2, MapPrivate = 2, MapAnonymous = 0x20, MadvNoHugePage = 15;
+
+        [LibraryImport("libc", EntryPoint = "mmap", SetLastError = true)]
+        private static partial void* Mmap(void* address, nuint length, int protection, int flags, int fd, nint offset);
+
+        [LibraryImport("libc", EntryPoint = "munmap")]
+        private static partial int Munmap(void* address, nuint length);
+
+        [LibraryImport("libc", EntryPoint = "madvise")]
+        private static partial int Madvise(void* address, nuint length, int advice);
+
+        [LibraryImport("libc", EntryPoint = "mincore", SetLastError = true)]
+        private static partial int Mincore(void* address, nuint length, byte* vector);
     }
 
     static T[] Pinned<T>(T[] values) where T : unmanaged
@@ -144,12 +233,17 @@ public class TernaryExecutorTests
         Assert.True(byCaller >= 1000 - 128 * n, $"the caller ran {byCaller} of 1000 rows while the worker stalled in one piece");
     }
 
-    /// <summary>Records which thread ran which rows; the first call on a worker after <see cref="StallNextWorkerCall"/> is set sleeps.</summary>
+    /// <summary>
+    /// Records which thread ran which rows; the first call on a worker after <see cref="StallNextWorkerCall"/> is set
+    /// sleeps, and the first on the caller after <see cref="StallNextCallerCall"/> is.
+    /// </summary>
     sealed class StallingKernel(TernaryKernel inner, TimeSpan stall) : TernaryKernel
     {
         public System.Collections.Concurrent.ConcurrentQueue<(bool OnWorker, int Start, int Count)> Rows { get; } = new();
 
         public volatile bool StallNextWorkerCall;
+
+        public volatile bool StallNextCallerCall;
 
         public override string Name => inner.Name;
 
@@ -173,6 +267,11 @@ public class TernaryExecutorTests
             if (onWorker && StallNextWorkerCall)
             {
                 StallNextWorkerCall = false;
+                Thread.Sleep(stall);
+            }
+            if (!onWorker && StallNextCallerCall)
+            {
+                StallNextCallerCall = false;
                 Thread.Sleep(stall);
             }
             Rows.Enqueue((onWorker, start, count));

@@ -13,14 +13,16 @@ namespace Edge.Runtime.Kernels;
 /// <remarks>
 /// A 1024×1024 product takes about 10 µs, so the hand-off must cost well under a microsecond: the workers are
 /// created once, spin on the job word for <see cref="SpinTime"/> after each job (decode issues the next product
-/// within microseconds) and only then sleep on a semaphore. Each product's rows are cut into one equal chunk per
-/// thread, a multiple of <see cref="RowGranule"/> rows so no two threads write the same cache line of the output;
-/// every thread, the caller included, claims chunks from one atomic counter. One long chunk per thread streams
-/// its weights from DRAM faster than several short ones (each new stream restarts the hardware prefetcher:
-/// decode +5-10 % at 2 threads over four chunks per thread). Equal chunks still finish apart (a worker's chunk
-/// runs 8-12 % slower than the caller's on a busy VM, and a descheduled worker stops altogether), so a chunk's
-/// owner takes its rows from the bottom in pieces, and a thread with no chunk left steals pieces from the top of
-/// the chunk with the most rows left: the owner's stream is never cut, and nobody waits while rows remain.
+/// within microseconds) and only then sleep on a semaphore. A job's rows (all its products' rows, one after the
+/// other) are cut into one equal chunk per thread, a multiple of <see cref="RowGranule"/> rows so no two threads
+/// write the same cache line of the output; chunk t is thread t's (the caller is thread 0). One long chunk per
+/// thread streams its weights from DRAM faster than several short ones (each new stream restarts the hardware
+/// prefetcher: decode +5-10 % at 2 threads over four chunks per thread). Equal chunks still finish apart (a
+/// worker's chunk runs 8-12 % slower than the caller's on a busy VM, and a descheduled worker stops altogether), so
+/// a chunk's owner takes its rows from the bottom in pieces, and a thread with no rows of its own left steals pieces
+/// from the top of the chunk with the most rows left: the owner's stream is never cut, and nobody waits while rows
+/// remain. Since the chunks are known in advance, the idle workers read the start of the upcoming job's chunks, when
+/// the caller names that job, while the caller prepares its input (<see cref="PrefetchUpcoming"/>).
 /// A call allocates nothing. One call at a time: an executor belongs to one model.
 /// </remarks>
 public sealed unsafe class TernaryExecutor : IDisposable
@@ -51,8 +53,9 @@ public sealed unsafe class TernaryExecutor : IDisposable
     ExceptionDispatchInfo? _failure;
 
     /// <summary>
-    /// The job word: generation (bits 32-63), chunk count (16-31), next unclaimed chunk (0-15). Claims compare and
-    /// swap the whole word, so a claim that raced with the end of its job can never run a chunk of the next one.
+    /// The job word: generation (bits 32-63) and, for a range job, chunk count (16-31) and next unclaimed chunk
+    /// (0-15). Claims compare and swap the whole word, so a claim that raced with the end of its job can never run a
+    /// chunk of the next one.
     /// </summary>
     long _job;
 
@@ -72,11 +75,19 @@ public sealed unsafe class TernaryExecutor : IDisposable
 
     // The current job; written by the caller before the job word is published, stable until all chunks are done.
     readonly TernaryProduct[] _products = new TernaryProduct[MaxProducts];
-    readonly int[] _chunkRows = new int[MaxProducts];
-    readonly int[] _firstChunk = new int[MaxProducts + 1]; // product p owns chunks [_firstChunk[p], _firstChunk[p+1])
-    readonly int[] _minPieceGranules = new int[MaxProducts];
+    readonly int[] _firstGranule = new int[MaxProducts + 1]; // product p's rows are the job's granules [_firstGranule[p], _firstGranule[p+1])
+    int _chunkGranules, _chunkCount, _minPieceGranules;
     int _productCount;
     int _n;
+    readonly TernaryMatrix[] _upcoming = new TernaryMatrix[MaxProducts];
+    int _upcomingCount;
+    int _prefetchSink; // keeps the prefetch loads from being optimized away
+
+    /// <summary>
+    /// Most bytes the workers together read ahead of a job, shared equally: more than a decode gap lets them read at
+    /// this machine's bandwidth (about 5 µs at 27 GB/s), and half of the smallest L2 that may hold them (a Pi 3's).
+    /// </summary>
+    public const int PrefetchBytes = 256 * 1024;
     // Or the current range job: [0, _count) in chunks of _grain items, the last one taking the remainder.
     RangeAction? _action;
     int _count, _grain, _rangeChunks;
@@ -98,7 +109,7 @@ public sealed unsafe class TernaryExecutor : IDisposable
         FiveTritKernel = fiveTritKernel;
         Threads = threads;
         _workers = new Worker[threads - 1];
-        _ranges = new long[MaxProducts * threads * RangeStride];
+        _ranges = new long[threads * RangeStride];
         for (int i = 0; i < _workers.Length; i++)
         {
             var worker = new Worker(this, i + 1);
@@ -117,6 +128,12 @@ public sealed unsafe class TernaryExecutor : IDisposable
 
     /// <summary>Threads that run a product, the caller included; 1 runs everything inline.</summary>
     public int Threads { get; }
+
+    /// <summary>
+    /// Whether idle workers read ahead into the upcoming job a <see cref="MatMul(ReadOnlySpan{TernaryProduct}, int, ReadOnlySpan{TernaryMatrix})"/>
+    /// names (on by default; off to measure what it gains, docs/PERFORMANCE.md).
+    /// </summary>
+    public bool PrefetchUpcoming { get; set; } = true;
 
     /// <summary>An accelerator consulted before the kernel; null runs everything on the CPU.</summary>
     public ITernaryOffload? Offload { get; set; }
@@ -149,36 +166,48 @@ public sealed unsafe class TernaryExecutor : IDisposable
     /// Runs up to <see cref="MaxProducts"/> independent products on the same batch size n as one job: the rows of
     /// all of them are split across the threads together.
     /// </summary>
-    public void MatMul(ReadOnlySpan<TernaryProduct> products, int n)
+    /// <param name="upcoming">
+    /// The matrices of the job the caller will run next, if it knows them: idle workers read the first rows of their
+    /// part of it while the caller prepares its input (<see cref="PrefetchUpcoming"/>).
+    /// </param>
+    public void MatMul(ReadOnlySpan<TernaryProduct> products, int n, ReadOnlySpan<TernaryMatrix> upcoming = default)
     {
         ObjectDisposedException.ThrowIf(_stopping, this);
         ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
         if (products.Length > MaxProducts)
             throw new ArgumentException($"A job holds at most {MaxProducts} products; got {products.Length}.", nameof(products));
+        if (upcoming.Length > MaxProducts)
+            throw new ArgumentException($"A job holds at most {MaxProducts} products; {upcoming.Length} upcoming.", nameof(upcoming));
+        _upcomingCount = PrefetchUpcoming ? upcoming.Length : 0;
+        upcoming[.._upcomingCount].CopyTo(_upcoming);
 
-        int count = 0, chunks = 0, rowsTotal = 0;
+        int count = 0, granules = 0, rowsTotal = 0, narrowestRow = int.MaxValue;
         foreach (var product in products)
         {
             if (Offload is { } offload && TryOffload(offload, product, n))
                 continue;
             int rows = product.Matrix.Rows;
-            if (rows > MaxGranules * RowGranule - RowGranule)
-                throw new ArgumentException($"A product of {rows} rows is more than a job can split ({MaxGranules * RowGranule - RowGranule}).", nameof(products));
-            int chunkRows = Math.Max(MinChunkRows, (rows + Threads - 1) / Threads);
-            chunkRows = (chunkRows + RowGranule - 1) / RowGranule * RowGranule;
+            if (rows > (MaxGranules - 1 - granules) * RowGranule)
+                throw new ArgumentException($"A job of more than {(MaxGranules - 1) * RowGranule} rows is more than the executor can split.", nameof(products));
             _products[count] = product;
-            _chunkRows[count] = chunkRows;
-            _firstChunk[count] = chunks;
-            _minPieceGranules[count] = (int)Math.Clamp((long)MinPieceBytes * n / RowGranule / product.Matrix.RowBytes, 1, MaxGranules);
-            chunks += (rows + chunkRows - 1) / chunkRows;
+            _firstGranule[count] = granules;
+            granules += (rows + RowGranule - 1) / RowGranule;
             rowsTotal += rows;
+            narrowestRow = Math.Min(narrowestRow, product.Matrix.RowBytes);
             count++;
         }
-        _firstChunk[count] = chunks;
+        _firstGranule[count] = granules;
         _productCount = count;
         _n = n;
         if (count == 0)
             return;
+        // One chunk per thread over all the products' rows together: consecutive matrices (i, f and g lie one after
+        // another in the file) then stream as one run of memory per thread instead of one per product.
+        int chunkGranules = ChunkGranules(granules);
+        int chunks = (granules + chunkGranules - 1) / chunkGranules;
+        _chunkGranules = chunkGranules;
+        _chunkCount = chunks;
+        _minPieceGranules = (int)Math.Clamp((long)MinPieceBytes * n / RowGranule / narrowestRow, 1, MaxGranules);
         if (_workers.Length == 0 || chunks == 1)
         {
             for (int p = 0; p < count; p++)
@@ -188,6 +217,9 @@ public sealed unsafe class TernaryExecutor : IDisposable
 
         RunJob(chunks, rowsTotal);
     }
+
+    /// <summary>Granules per chunk of a job of <paramref name="granules"/>: one chunk per thread, none too small to be worth a claim.</summary>
+    int ChunkGranules(int granules) => Math.Max(MinChunkRows / RowGranule, (granules + Threads - 1) / Threads);
 
     /// <summary>
     /// Runs <paramref name="action"/> over [0, <paramref name="count"/>) on all threads, in chunks of
@@ -237,15 +269,14 @@ public sealed unsafe class TernaryExecutor : IDisposable
         if (_action is null)
             for (int c = 0; c < chunks; c++)
             {
-                var (start, end) = ChunkRows(c);
-                _ranges[c * RangeStride] = PackRange(generation, start / RowGranule, (end + RowGranule - 1) / RowGranule);
+                _ranges[c * RangeStride] = PackRange(generation, c * _chunkGranules, Math.Min((c + 1) * _chunkGranules, _firstGranule[_productCount]));
             }
-        long job = (generation << 32) | ((long)chunks << 16);
+        long job = (generation << 32) | (_action is null ? 0 : (long)chunks << 16);
         Interlocked.Exchange(ref _job, job); // full fence: the fields above are visible before the job is
         foreach (var worker in _workers)
             worker.WakeIfSleeping();
 
-        RunChunks(generation, 0);
+        RunChunks(generation, 0, default);
 
         // The other threads' chunks end within microseconds of this one's: spin without yielding first (a yield is
         // a system call and a trip through the scheduler), and yield only if a worker lost its core (busy machine).
@@ -274,49 +305,106 @@ public sealed unsafe class TernaryExecutor : IDisposable
     }
 
     /// <summary>
-    /// Claims and runs chunks of job <paramref name="generation"/> until none are left, then, in a product job,
-    /// steals pieces of the chunks still running.
+    /// Runs this thread's part of job <paramref name="generation"/>. A range job: claims chunks until none are left.
+    /// A product job: runs chunk <paramref name="thread"/> (its own, fixed so that the chunks of a job are known
+    /// before it starts), then steals pieces of the chunks still running. A worker that ran rows also copies the
+    /// upcoming job's matrices into <paramref name="upcoming"/>; returns how many (0 for the caller).
     /// </summary>
-    void RunChunks(long generation, int thread)
+    int RunChunks(long generation, int thread, Span<TernaryMatrix> upcoming)
     {
+        if (_action is not null)
+        {
+            RunRangeChunks(generation, thread);
+            return 0;
+        }
         int rowsDone = 0;
+        // Read before any claim, so possibly of a later job: bounded, and a chunk of another job fails the generation test.
+        if (thread < _chunkCount)
+            rowsDone += RunOwnPieces(thread, generation);
+        rowsDone += StealPieces(generation);
+        if (rowsDone == 0)
+            return 0;
+        // This thread's rows are not counted yet, so the job is not done: the caller is waiting, the fields are stable.
+        int upcomingCount = thread > 0 ? _upcomingCount : 0;
+        _upcoming.AsSpan(0, upcomingCount).CopyTo(upcoming);
+        Interlocked.Add(ref _done, rowsDone);
+        return upcomingCount;
+    }
+
+    /// <summary>Claims and runs chunks of range job <paramref name="generation"/> until none are left.</summary>
+    void RunRangeChunks(long generation, int thread)
+    {
         while (true)
         {
             long job = Volatile.Read(ref _job);
             int next = (int)(job & 0xFFFF), chunks = (int)((job >> 16) & 0xFFFF);
             if (job >> 32 != generation || next >= chunks)
-                break;
+                return;
             if (Interlocked.CompareExchange(ref _job, job + 1, job) != job)
                 continue;
-            if (_action is { } action)
+            // The claim succeeded, so the job is still this one and its fields are stable.
+            int first = next * _grain;
+            try
             {
-                int first = next * _grain;
-                try
-                {
-                    action(first, next == _rangeChunks - 1 ? _count : first + _grain, thread);
-                }
-                catch (Exception e)
-                {
-                    Fail(e);
-                }
-                Interlocked.Increment(ref _done);
+                _action!(first, next == _rangeChunks - 1 ? _count : first + _grain, thread);
             }
-            else
+            catch (Exception e)
             {
-                rowsDone += RunOwnPieces(next, generation);
+                Fail(e);
             }
+            Interlocked.Increment(ref _done);
         }
-        if (_action is null)
-            rowsDone += StealPieces(generation);
-        if (rowsDone > 0)
-            Interlocked.Add(ref _done, rowsDone);
+    }
+
+    /// <summary>
+    /// Reads the first rows of chunk <paramref name="thread"/> − 1 of the upcoming job (the caller's for the first
+    /// worker; at most its share of <see cref="PrefetchBytes"/>) into this core's caches while the caller prepares
+    /// that job's input, and stops as soon as a job other than <paramref name="generation"/> appears. Decode leaves
+    /// the workers idle during that serial work (about an eighth of a token); reading ahead then takes those bytes off
+    /// the product, which is bound by the memory's bandwidth. The caller's chunk is the one that would start cold:
+    /// at 2 threads, reading it ahead gained twice as much as the worker reading its own (docs/PERFORMANCE.md §0e).
+    /// </summary>
+    void Prefetch(ReadOnlySpan<TernaryMatrix> upcoming, int thread, long generation)
+    {
+        int granules = 0;
+        foreach (var m in upcoming)
+            granules += (m.Rows + RowGranule - 1) / RowGranule;
+        int chunkGranules = ChunkGranules(granules), first = (thread - 1) * chunkGranules, end = Math.Min(first + chunkGranules, granules);
+        long budget = PrefetchBytes / _workers.Length;
+        int sink = 0, offset = 0;
+        foreach (var m in upcoming)
+        {
+            int mGranules = (m.Rows + RowGranule - 1) / RowGranule;
+            int from = Math.Max(first, offset), to = Math.Min(end, offset + mGranules);
+            offset += mGranules;
+            if (from >= to)
+                continue;
+            int startRow = (from - (offset - mGranules)) * RowGranule;
+            int rows = Math.Min((to - (offset - mGranules)) * RowGranule, m.Rows) - startRow;
+            long bytes = Math.Min(budget, (long)rows * m.RowBytes);
+            byte* data = m.Data + (long)startRow * m.RowBytes;
+            // One load per cache line; the hardware prefetcher follows the stream. The check costs little per 4 KiB.
+            for (long line = 0; line < bytes; line += 64)
+            {
+                if ((line & 4095) == 0 && Volatile.Read(ref _job) >> 32 != generation)
+                {
+                    _prefetchSink = sink;
+                    return;
+                }
+                sink += data[line];
+            }
+            budget -= bytes;
+            if (budget <= 0)
+                break;
+        }
+        _prefetchSink = sink;
     }
 
     /// <summary>Runs the chunk's pieces from its first granule up until a thief meets it; returns the rows run.</summary>
     int RunOwnPieces(int chunk, long generation)
     {
         ref long range = ref _ranges[chunk * RangeStride];
-        int p = ProductOf(chunk), minPiece = _minPieceGranules[p], rows = 0;
+        int minPiece = _minPieceGranules, rows = 0;
         while (true)
         {
             long seen = Volatile.Read(ref range);
@@ -325,15 +413,19 @@ public sealed unsafe class TernaryExecutor : IDisposable
                 return rows;
             int taken = first + Piece(first, end, minPiece);
             if (Interlocked.CompareExchange(ref range, PackRange(generation, taken, end), seen) == seen)
-                rows += RunGranules(p, first, taken);
+                rows += RunGranules(first, taken);
         }
     }
 
-    /// <summary>Takes pieces from the top of the chunk with the most granules left until none are; returns the rows run.</summary>
+    /// <summary>
+    /// Takes pieces of the chunk with the most granules left until none are: from the top, or from the bottom while
+    /// its owner has not begun (as one claim of the whole chunk would); returns the rows run.
+    /// </summary>
     int StealPieces(long generation)
     {
-        int rows = 0, chunks = _firstChunk[_productCount];
-        int victim = -1;
+        // Read before any claim, so possibly of a later job: bounded, and a chunk of another job fails the generation test.
+        int rows = 0, chunks = Math.Min(_chunkCount, _ranges.Length / RangeStride);
+        int victim = -1, bottom = -1;
         while (true)
         {
             if (victim < 0)
@@ -346,6 +438,7 @@ public sealed unsafe class TernaryExecutor : IDisposable
                 }
                 if (victim < 0)
                     return rows;
+                bottom = victim * _chunkGranules; // the chunk's first granule: if nobody took it yet, its owner has not begun
             }
             ref long range = ref _ranges[victim * RangeStride];
             long seen = Volatile.Read(ref range);
@@ -355,10 +448,22 @@ public sealed unsafe class TernaryExecutor : IDisposable
                 victim = -1; // emptied: look for the next busiest chunk
                 continue;
             }
-            int p = ProductOf(victim);
-            int start = end - Piece(first, end, _minPieceGranules[p]);
+            if (first == bottom)
+            {
+                // Its owner has not begun (late, or descheduled): go on from the bottom, as the owner would, so this
+                // thread's stream continues in ascending order; the owner, once there, takes from the bottom too and
+                // this thread moves to the top.
+                int taken = first + Piece(first, end, _minPieceGranules);
+                if (Interlocked.CompareExchange(ref range, PackRange(generation, taken, end), seen) == seen)
+                {
+                    rows += RunGranules(first, taken);
+                    bottom = taken;
+                }
+                continue;
+            }
+            int start = end - Piece(first, end, _minPieceGranules);
             if (Interlocked.CompareExchange(ref range, PackRange(generation, first, start), seen) == seen)
-                rows += RunGranules(p, start, end);
+                rows += RunGranules(start, end);
         }
     }
 
@@ -376,39 +481,32 @@ public sealed unsafe class TernaryExecutor : IDisposable
         return IsOfGeneration(seen, generation) ? Math.Max(0, end - first) : 0;
     }
 
-    /// <summary>Runs granules [first, end) of product p (the last one clipped to its rows); returns the rows.</summary>
-    int RunGranules(int p, int first, int end)
+    /// <summary>Runs the job's granules [first, end), product by product (each one's last granule clipped to its rows); returns the rows.</summary>
+    int RunGranules(int first, int end)
     {
-        int rows = _products[p].Matrix.Rows;
-        int start = first * RowGranule, count = Math.Min(end * RowGranule, rows) - start;
-        try
+        int rows = 0;
+        for (int p = 0; p < _productCount; p++)
         {
-            RunRows(_products[p], start, count);
+            int from = Math.Max(first, _firstGranule[p]), to = Math.Min(end, _firstGranule[p + 1]);
+            if (from >= to)
+                continue;
+            int start = (from - _firstGranule[p]) * RowGranule;
+            int count = Math.Min((to - _firstGranule[p]) * RowGranule, _products[p].Matrix.Rows) - start;
+            try
+            {
+                RunRows(_products[p], start, count);
+            }
+            catch (Exception e)
+            {
+                Fail(e);
+            }
+            rows += count;
         }
-        catch (Exception e)
-        {
-            Fail(e);
-        }
-        return count;
+        return rows;
     }
 
     /// <summary>Keeps the first failure of a job for the caller to throw; the failed work still counts as done.</summary>
     void Fail(Exception e) => Interlocked.CompareExchange(ref _failure, ExceptionDispatchInfo.Capture(e), null);
-
-    int ProductOf(int chunk)
-    {
-        int p = 0;
-        while (chunk >= _firstChunk[p + 1])
-            p++;
-        return p;
-    }
-
-    (int Start, int End) ChunkRows(int chunk)
-    {
-        int p = ProductOf(chunk);
-        int start = (chunk - _firstChunk[p]) * _chunkRows[p];
-        return (start, Math.Min(start + _chunkRows[p], _products[p].Matrix.Rows));
-    }
 
     static long PackRange(long generation, int first, int end) => (generation & 0xFFFFFF) << 40 | (long)first << 20 | (uint)end;
 
@@ -477,6 +575,7 @@ public sealed unsafe class TernaryExecutor : IDisposable
         int _sleeping;
 
         readonly int _index;
+        readonly TernaryMatrix[] _upcoming = new TernaryMatrix[MaxProducts];
 
         public Worker(TernaryExecutor owner, int index)
         {
@@ -502,7 +601,9 @@ public sealed unsafe class TernaryExecutor : IDisposable
                 seen = WaitForJob(seen);
                 if (_owner._stopping)
                     return;
-                _owner.RunChunks(seen, _index);
+                int upcoming = _owner.RunChunks(seen, _index, _upcoming);
+                if (upcoming > 0)
+                    _owner.Prefetch(_upcoming.AsSpan(0, upcoming), _index, seen);
             }
         }
 
