@@ -66,8 +66,8 @@ public partial class TernaryExecutorTests
                             // Pinned arrays: the pointers stay valid. With the 1.6-bit kernel, every other product is
                             // 2-bit: one job mixes both layouts, each run by its own kernel.
                             products[i] = new TernaryProduct(i % 2 == 0 ? matrices[i].For(kernel) : matrices[i].View, x, s, y);
-                    // Naming upcoming matrices (here the same ones) only makes idle workers read them.
-                    executor.MatMul(products, n, products.Select(p => p.Matrix).ToArray());
+                    // Naming what comes next (here the same matrices, and a vector) only makes idle workers read it.
+                    executor.MatMul(products, n, new Lookahead([.. products.Select(p => p.Matrix)], new float[1000]));
                     for (int i = 0; i < matrices.Length; i++)
                         Assert.True(expected[i].SequenceEqual(ys[i]), $"{kernelName} product {i} n={n} threads={threads}");
                 }
@@ -85,7 +85,7 @@ public partial class TernaryExecutorTests
     {
         using var executor = new TernaryExecutor(KernelFactory.Default, 2);
         Assert.Throws<ArgumentException>(() => executor.MatMul(new TernaryProduct[TernaryExecutor.MaxProducts + 1], 1));
-        Assert.Throws<ArgumentException>(() => executor.MatMul(new TernaryProduct[1], 1, new TernaryMatrix[TernaryExecutor.MaxProducts + 1]));
+        Assert.Throws<ArgumentException>(() => new Lookahead(new TernaryMatrix[TernaryExecutor.MaxProducts + 1]));
     }
 
     [Fact]
@@ -100,7 +100,7 @@ public partial class TernaryExecutorTests
         int page = Environment.SystemPageSize;
         using var first = new FreshPages(firstRows * rowBytes);
         using var second = new FreshPages(secondRows * rowBytes);
-        TernaryMatrix[] upcoming = [new(first.Pointer, firstRows, 256, 1f), new(second.Pointer, secondRows, 256, 1f)];
+        var next = new Lookahead([new(first.Pointer, firstRows, 256, 1f), new(second.Pointer, secondRows, 256, 1f)]);
         long readTo = TernaryExecutor.PrefetchBytes - firstRows * rowBytes; // in the second matrix
 
         var rng = new Random(8);
@@ -116,7 +116,7 @@ public partial class TernaryExecutorTests
         {
             var y = GC.AllocateArray<int>(1000, pinned: true);
             fixed (int* py = y)
-                executor.MatMul([new TernaryProduct(matrix.View, px, ps, py)], 1, upcoming);
+                executor.MatMul([new TernaryProduct(matrix.View, px, ps, py)], 1, next);
         }
         Assert.Contains(kernel.Rows, r => r.OnWorker);
         var deadline = DateTime.UtcNow.AddSeconds(10);

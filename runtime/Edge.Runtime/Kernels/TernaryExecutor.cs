@@ -21,8 +21,9 @@ namespace Edge.Runtime.Kernels;
 /// worker's chunk runs 8-12 % slower than the caller's on a busy VM, and a descheduled worker stops altogether), so
 /// a chunk's owner takes its rows from the bottom in pieces, and a thread with no rows of its own left steals pieces
 /// from the top of the chunk with the most rows left: the owner's stream is never cut, and nobody waits while rows
-/// remain. Since the chunks are known in advance, the idle workers read the start of the upcoming job's chunks, when
-/// the caller names that job, while the caller prepares its input (<see cref="PrefetchUpcoming"/>).
+/// remain. Since the chunks are known in advance, the idle workers read the start of the next job's chunks, and the
+/// vectors the caller reads before it, when the caller names them (<see cref="Lookahead"/>), while the caller
+/// prepares that job's input (<see cref="PrefetchUpcoming"/>).
 /// A call allocates nothing. One call at a time: an executor belongs to one model.
 /// </remarks>
 public sealed unsafe class TernaryExecutor : IDisposable
@@ -79,8 +80,7 @@ public sealed unsafe class TernaryExecutor : IDisposable
     int _chunkGranules, _chunkCount, _minPieceGranules;
     int _productCount;
     int _n;
-    readonly TernaryMatrix[] _upcoming = new TernaryMatrix[MaxProducts];
-    int _upcomingCount;
+    Lookahead? _next;
     int _prefetchSink; // keeps the prefetch loads from being optimized away
 
     /// <summary>
@@ -130,8 +130,8 @@ public sealed unsafe class TernaryExecutor : IDisposable
     public int Threads { get; }
 
     /// <summary>
-    /// Whether idle workers read ahead into the upcoming job a <see cref="MatMul(ReadOnlySpan{TernaryProduct}, int, ReadOnlySpan{TernaryMatrix})"/>
-    /// names (on by default; off to measure what it gains, docs/PERFORMANCE.md).
+    /// Whether idle workers read ahead what a <see cref="MatMul(ReadOnlySpan{TernaryProduct}, int, Lookahead?)"/> names
+    /// (on by default; off to measure what it gains, docs/PERFORMANCE.md).
     /// </summary>
     public bool PrefetchUpcoming { get; set; } = true;
 
@@ -166,20 +166,17 @@ public sealed unsafe class TernaryExecutor : IDisposable
     /// Runs up to <see cref="MaxProducts"/> independent products on the same batch size n as one job: the rows of
     /// all of them are split across the threads together.
     /// </summary>
-    /// <param name="upcoming">
-    /// The matrices of the job the caller will run next, if it knows them: idle workers read the first rows of their
-    /// part of it while the caller prepares its input (<see cref="PrefetchUpcoming"/>).
+    /// <param name="next">
+    /// What the caller runs after this job, if it knows: idle workers read it ahead while the caller prepares the next
+    /// job's input (<see cref="PrefetchUpcoming"/>).
     /// </param>
-    public void MatMul(ReadOnlySpan<TernaryProduct> products, int n, ReadOnlySpan<TernaryMatrix> upcoming = default)
+    public void MatMul(ReadOnlySpan<TernaryProduct> products, int n, Lookahead? next = null)
     {
         ObjectDisposedException.ThrowIf(_stopping, this);
         ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
         if (products.Length > MaxProducts)
             throw new ArgumentException($"A job holds at most {MaxProducts} products; got {products.Length}.", nameof(products));
-        if (upcoming.Length > MaxProducts)
-            throw new ArgumentException($"A job holds at most {MaxProducts} products; {upcoming.Length} upcoming.", nameof(upcoming));
-        _upcomingCount = PrefetchUpcoming ? upcoming.Length : 0;
-        upcoming[.._upcomingCount].CopyTo(_upcoming);
+        _next = PrefetchUpcoming ? next : null;
 
         int count = 0, granules = 0, rowsTotal = 0, narrowestRow = int.MaxValue;
         foreach (var product in products)
@@ -276,7 +273,7 @@ public sealed unsafe class TernaryExecutor : IDisposable
         foreach (var worker in _workers)
             worker.WakeIfSleeping();
 
-        RunChunks(generation, 0, default);
+        RunChunks(generation, 0);
 
         // The other threads' chunks end within microseconds of this one's: spin without yielding first (a yield is
         // a system call and a trip through the scheduler), and yield only if a worker lost its core (busy machine).
@@ -307,15 +304,15 @@ public sealed unsafe class TernaryExecutor : IDisposable
     /// <summary>
     /// Runs this thread's part of job <paramref name="generation"/>. A range job: claims chunks until none are left.
     /// A product job: runs chunk <paramref name="thread"/> (its own, fixed so that the chunks of a job are known
-    /// before it starts), then steals pieces of the chunks still running. A worker that ran rows also copies the
-    /// upcoming job's matrices into <paramref name="upcoming"/>; returns how many (0 for the caller).
+    /// before it starts), then steals pieces of the chunks still running. Returns what the caller runs next, for a
+    /// worker that ran rows of a job that named it (null otherwise, and for the caller).
     /// </summary>
-    int RunChunks(long generation, int thread, Span<TernaryMatrix> upcoming)
+    Lookahead? RunChunks(long generation, int thread)
     {
         if (_action is not null)
         {
             RunRangeChunks(generation, thread);
-            return 0;
+            return null;
         }
         int rowsDone = 0;
         // Read before any claim, so possibly of a later job: bounded, and a chunk of another job fails the generation test.
@@ -323,12 +320,11 @@ public sealed unsafe class TernaryExecutor : IDisposable
             rowsDone += RunOwnPieces(thread, generation);
         rowsDone += StealPieces(generation);
         if (rowsDone == 0)
-            return 0;
+            return null;
         // This thread's rows are not counted yet, so the job is not done: the caller is waiting, the fields are stable.
-        int upcomingCount = thread > 0 ? _upcomingCount : 0;
-        _upcoming.AsSpan(0, upcomingCount).CopyTo(upcoming);
+        var next = thread > 0 ? _next : null;
         Interlocked.Add(ref _done, rowsDone);
-        return upcomingCount;
+        return next;
     }
 
     /// <summary>Claims and runs chunks of range job <paramref name="generation"/> until none are left.</summary>
@@ -357,22 +353,36 @@ public sealed unsafe class TernaryExecutor : IDisposable
     }
 
     /// <summary>
-    /// Reads the first rows of chunk <paramref name="thread"/> − 1 of the upcoming job (the caller's for the first
-    /// worker; at most its share of <see cref="PrefetchBytes"/>) into this core's caches while the caller prepares
-    /// that job's input, and stops as soon as a job other than <paramref name="generation"/> appears. Decode leaves
-    /// the workers idle during that serial work (about an eighth of a token); reading ahead then takes those bytes off
-    /// the product, which is bound by the memory's bandwidth. The caller's chunk is the one that would start cold:
-    /// at 2 threads, reading it ahead gained twice as much as the worker reading its own (docs/PERFORMANCE.md §0e).
+    /// Reads into this core's caches, while the caller prepares the next job: for the first worker, the caller's
+    /// vectors; then the first rows of chunk <paramref name="thread"/> − 1 of the next job (the caller's for the first
+    /// worker; at most this worker's share of <see cref="PrefetchBytes"/>). Stops as soon as a job other than
+    /// <paramref name="generation"/> appears. Decode leaves the workers idle during that serial work (about an eighth
+    /// of a token); the products are bound by the memory's bandwidth, so bytes read then come off them, and the
+    /// caller finds its vectors in a neighbouring cache instead of DRAM. The caller's chunk is the one that would
+    /// start cold: at 2 threads, reading it ahead gained twice as much as the worker reading its own
+    /// (docs/PERFORMANCE.md §0e).
     /// </summary>
-    void Prefetch(ReadOnlySpan<TernaryMatrix> upcoming, int thread, long generation)
+    void Prefetch(Lookahead next, int thread, long generation)
     {
+        float vectorSink = 0;
+        if (thread == 1)
+            foreach (var vector in next.Vectors)
+            {
+                if (Volatile.Read(ref _job) >> 32 != generation)
+                    return;
+                for (int i = 0; i < vector.Length; i += 64 / sizeof(float))
+                    vectorSink += vector[i];
+            }
+        _prefetchSink = (int)vectorSink;
+
+        var matrices = next.Matrices;
         int granules = 0;
-        foreach (var m in upcoming)
+        foreach (var m in matrices)
             granules += (m.Rows + RowGranule - 1) / RowGranule;
         int chunkGranules = ChunkGranules(granules), first = (thread - 1) * chunkGranules, end = Math.Min(first + chunkGranules, granules);
         long budget = PrefetchBytes / _workers.Length;
         int sink = 0, offset = 0;
-        foreach (var m in upcoming)
+        foreach (var m in matrices)
         {
             int mGranules = (m.Rows + RowGranule - 1) / RowGranule;
             int from = Math.Max(first, offset), to = Math.Min(end, offset + mGranules);
@@ -575,7 +585,6 @@ public sealed unsafe class TernaryExecutor : IDisposable
         int _sleeping;
 
         readonly int _index;
-        readonly TernaryMatrix[] _upcoming = new TernaryMatrix[MaxProducts];
 
         public Worker(TernaryExecutor owner, int index)
         {
@@ -601,9 +610,8 @@ public sealed unsafe class TernaryExecutor : IDisposable
                 seen = WaitForJob(seen);
                 if (_owner._stopping)
                     return;
-                int upcoming = _owner.RunChunks(seen, _index, _upcoming);
-                if (upcoming > 0)
-                    _owner.Prefetch(_upcoming.AsSpan(0, upcoming), _index, seen);
+                if (_owner.RunChunks(seen, _index) is { } next)
+                    _owner.Prefetch(next, _index, seen);
             }
         }
 

@@ -17,7 +17,8 @@ namespace Edge.Runtime.Model;
 /// </code>
 /// where every projection is a BitLinear (own RMSNorm → int8 → ternary integer product → one rescale).
 /// The i, f and g projections read the same input, so their three products go to the thread pool as one job.
-/// Each job names the matrices of the next one, which idle workers read ahead while this thread prepares its input.
+/// Each product names what follows it (the next product's matrices and the norm weights read before it), which idle
+/// workers read ahead while this thread does the element-wise work in between.
 /// The element-wise work between products runs on the pool too, one token per chunk (the recurrence: one slice of
 /// the hidden vector per chunk, its tokens in order), so a batch keeps every thread busy; one token runs inline.
 /// Buffers are allocated once for a batch of up to <see cref="MaxBatch"/> tokens; a call allocates nothing.
@@ -47,7 +48,9 @@ public sealed class HgrnBitModel
     readonly AlignedBuffer<int>[] _acc;   // [slot] (B, N) integer sums; slot 0: max(2I, H) rows, others: H
     readonly AlignedBuffer<int> _accLogits; // (V) integer sums of the lm_head for one token
     readonly TernaryProduct[] _job = new TernaryProduct[Slots];
-    readonly TernaryMatrix[] _upcoming = new TernaryMatrix[Slots]; // the matrices of the job after _job's
+    // What follows each product of layer l, for the executor's idle workers to read ahead (Lookahead).
+    readonly Lookahead[] _afterMixer, _afterOProj, _afterGateProj, _afterDownProj;
+    readonly Lookahead _afterLmHead;
     readonly float[] _last;     // (H) final-norm output of the last token
     readonly float[][] _oneMinusLowerBound; // (L, H) 1 - lb, for the forget gate
 
@@ -110,12 +113,22 @@ public sealed class HgrnBitModel
         _channelInput = ChannelInput;
         _glu = Glu;
         _residual = Residual;
-        _oneMinusLowerBound = new float[weights.Layers.Length][];
-        for (int l = 0; l < weights.Layers.Length; l++)
+        var layers = weights.Layers;
+        _oneMinusLowerBound = new float[layers.Length][];
+        for (int l = 0; l < layers.Length; l++)
         {
             _oneMinusLowerBound[l] = new float[_h];
-            TensorPrimitives.Subtract(1f, weights.Layers[l].LowerBound, _oneMinusLowerBound[l]);
+            TensorPrimitives.Subtract(1f, layers[l].LowerBound, _oneMinusLowerBound[l]);
         }
+        // The vectors each gap's element-wise work reads, in the order it reads them.
+        _afterMixer = [.. layers.Select((l, i) => i == 0
+            ? new Lookahead([l.OProj.Matrix], l.GNorm, l.OProj.Norm) // layer 0's forget gate has no lower bound
+            : new Lookahead([l.OProj.Matrix], l.LowerBound, _oneMinusLowerBound[i], l.GNorm, l.OProj.Norm))];
+        _afterOProj = [.. layers.Select(l => new Lookahead([l.GateProj.Matrix], l.MlpNorm, l.GateProj.Norm))];
+        _afterGateProj = [.. layers.Select(l => new Lookahead([l.DownProj.Matrix], l.DownProj.Norm))];
+        _afterDownProj = [.. layers.Select((l, i) => i + 1 < layers.Length ? MixerOf(layers[i + 1])
+            : new Lookahead([weights.LmHead.Matrix], weights.FinalNorm, weights.LmHead.Norm))];
+        _afterLmHead = MixerOf(layers[0]);
     }
 
     public HgrnBitConfig Config => _w.Config;
@@ -211,19 +224,19 @@ public sealed class HgrnBitModel
         SetUpProduct(1, w.FProj, n);
         SetUpProduct(2, w.GProj, n);
         _executor.For(n, 1, _mixerInput);
-        _executor.MatMul(_job.AsSpan(0, 3), n, Upcoming(w.OProj));
+        _executor.MatMul(_job.AsSpan(0, 3), n, _afterMixer[layer]);
         _executor.For(_h, RecurrenceGrain(n), _recurrence);
         SetUpProduct(0, w.OProj, n);
         _executor.For(n, 1, _gatedOutput);
-        _executor.MatMul(_job.AsSpan(0, 1), n, Upcoming(w.GateProj));
+        _executor.MatMul(_job.AsSpan(0, 1), n, _afterOProj[layer]);
 
         // Channel mixer (GLU): one gate_proj gives [gate | up].
         SetUpProduct(0, w.GateProj, n);
         _executor.For(n, 1, _channelInput);
-        _executor.MatMul(_job.AsSpan(0, 1), n, Upcoming(w.DownProj));
+        _executor.MatMul(_job.AsSpan(0, 1), n, _afterGateProj[layer]);
         SetUpProduct(0, w.DownProj, n);
         _executor.For(n, 1, _glu);
-        _executor.MatMul(_job.AsSpan(0, 1), n, layer + 1 < _w.Layers.Length ? UpcomingMixer(_w.Layers[layer + 1]) : Upcoming(_w.LmHead));
+        _executor.MatMul(_job.AsSpan(0, 1), n, _afterDownProj[layer]);
         _executor.For(n, 1, _residual);
     }
 
@@ -334,25 +347,13 @@ public sealed class HgrnBitModel
         float scale = ActivationQuantizer.Quantize(_last, head.Norm, _normed[0], q);
         _qSum[0].Span[0] = Sum(q);
         _job[0] = new TernaryProduct(head.Matrix, _q[0].Pointer, _qSum[0].Pointer, _accLogits.Pointer);
-        _executor.MatMul(_job.AsSpan(0, 1), 1, UpcomingMixer(_w.Layers[0]));
+        _executor.MatMul(_job.AsSpan(0, 1), 1, _afterLmHead);
         BitLinearRule.Rescale(_accLogits.Span, BitLinearRule.OutputFactor(head.Matrix.Scale, scale), logits[.._v]);
     }
 
-    /// <summary>The next job's matrix, for the executor's idle workers to read ahead while the caller prepares its input.</summary>
-    ReadOnlySpan<TernaryMatrix> Upcoming(BitLinearWeights layer)
-    {
-        _upcoming[0] = layer.Matrix;
-        return _upcoming.AsSpan(0, 1);
-    }
-
-    /// <summary>The i, f and g matrices of <paramref name="layer"/>: the job after the previous layer's down projection, or after the lm_head.</summary>
-    ReadOnlySpan<TernaryMatrix> UpcomingMixer(LayerWeights layer)
-    {
-        _upcoming[0] = layer.IProj.Matrix;
-        _upcoming[1] = layer.FProj.Matrix;
-        _upcoming[2] = layer.GProj.Matrix;
-        return _upcoming.AsSpan(0, 3);
-    }
+    /// <summary>Layer l's i, f and g products and what its mixer input reads first: the job after the previous layer or the lm_head.</summary>
+    static Lookahead MixerOf(LayerWeights l) =>
+        new([l.IProj.Matrix, l.FProj.Matrix, l.GProj.Matrix], l.AttnNorm, l.IProj.Norm, l.FProj.Norm, l.GProj.Norm);
 
     /// <summary>Points workspace slot <paramref name="slot"/>'s product at <paramref name="layer"/> for a batch of n.</summary>
     unsafe void SetUpProduct(int slot, BitLinearWeights layer, int n)
