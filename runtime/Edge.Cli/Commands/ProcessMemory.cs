@@ -2,7 +2,8 @@ namespace Edge.Cli.Commands;
 
 /// <summary>
 /// This process's memory as Linux reports it in /proc/self/status and /proc/self/smaps_rollup; null fields where it
-/// does not. <see cref="HugePageBytes"/> is the anonymous memory in transparent huge pages (a <c>--no-mmap</c> model).
+/// does not. <see cref="HugePageBytes"/> is the memory in transparent huge pages: a <c>--no-mmap</c> model's copy
+/// (AnonHugePages), or a mapped model where the kernel maps its file with huge pages (FilePmdMapped).
 /// </summary>
 sealed record ProcessMemory(long? PeakRssBytes, long? RssBytes, long? AnonymousRssBytes, long? HugePageBytes)
 {
@@ -26,8 +27,8 @@ sealed record ProcessMemory(long? PeakRssBytes, long? RssBytes, long? AnonymousR
         long? huge = null;
         if (File.Exists(RollupPath))
             foreach (string line in File.ReadLines(RollupPath))
-                if (line.StartsWith("AnonHugePages:", StringComparison.Ordinal))
-                    huge = Kilobytes(line);
+                if (line.StartsWith("AnonHugePages:", StringComparison.Ordinal) || line.StartsWith("FilePmdMapped:", StringComparison.Ordinal))
+                    huge = (huge ?? 0) + Kilobytes(line);
         return new ProcessMemory(peak, rss, anon, huge);
     }
 

@@ -6,8 +6,9 @@ namespace Edge.Format.Container;
 /// Transparent huge pages (Linux) for memory that holds a model's weights. Decode streams every weight once per token,
 /// and through 4 KiB pages its speed depends on where they lie in physical memory: on the build machine a mapped file
 /// whose pages had scattered decoded up to 25 % slower than a freshly written one, and a plain copy was no better.
-/// Through 2 MiB pages it is always as fast as the best case (docs/PERFORMANCE.md §0d). File mappings cannot have
-/// them, so only the <c>--no-mmap</c> copy asks for them.
+/// Through 2 MiB pages it is always as fast as the best case (docs/PERFORMANCE.md §0d). The <c>--no-mmap</c> copy
+/// asks for them, and so does the mapping, which gets them where the file system keeps the file in huge folios
+/// (<see cref="ReadOnlyMapping"/>, §0f).
 /// </summary>
 public static unsafe partial class HugePages
 {

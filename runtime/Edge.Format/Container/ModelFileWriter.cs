@@ -28,7 +28,9 @@ public sealed class ModelFileWriter : IDisposable
             throw new DirectoryNotFoundException($"The output folder {dir} does not exist.");
         _tempPath = _path + ".partial-" + Environment.ProcessId;
         _metadata = metadata.ToJson();
-        _file = new FileStream(_tempPath, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 20);
+        // Writes of whole huge pages leave the file in the page cache as huge folios where the file system keeps them
+        // (ext4 from Linux 6.16, XFS), which a mapping then gets as 2 MiB pages (ReadOnlyMapping); 1 MiB writes did not.
+        _file = new FileStream(_tempPath, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 2 * (int)HugePages.Size);
         _file.Write(new byte[ModelFileLayout.HeaderSize]);
         _file.Write(_metadata);
         Pad();

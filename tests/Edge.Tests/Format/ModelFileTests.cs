@@ -85,6 +85,32 @@ public sealed class ModelFileTests : IDisposable
         }
     }
 
+    [Fact]
+    public unsafe void AMappingStartsOnAHugePageAsksForHugePagesAndIsGoneAfterDispose()
+    {
+        string path = Path.Combine(_dir, "three-mib-and-a-bit.bin");
+        var bytes = new byte[(3 << 20) + 4097];
+        new Random(4).NextBytes(bytes);
+        File.WriteAllBytes(path, bytes);
+        byte* pointer;
+        using (var mapping = new ReadOnlyMapping(path))
+        {
+            pointer = mapping.Pointer;
+            Assert.Equal(bytes, new ReadOnlySpan<byte>(pointer, bytes.Length).ToArray());
+            if (!OperatingSystem.IsLinux())
+                return;
+            Assert.Equal(0, (nint)pointer % (2 << 20));
+            if (HugePages.SystemMode is "always" or "madvise")
+            {
+                Assert.True(mapping.HugePagesAdvised);
+                Assert.Contains(" hg", " " + SmapsField(pointer, "VmFlags")); // MADV_HUGEPAGE on the mapping itself
+            }
+            int page = Environment.SystemPageSize;
+            Assert.Equal((bytes.Length + page - 1) / page * (page / 1024) + " kB", SmapsField(pointer, "Size")); // the file's pages, no more
+        }
+        Assert.Null(SmapsField(pointer, "Size"));
+    }
+
     /// <summary>A field of the /proc/self/smaps entry of the mapping that holds <paramref name="address"/>.</summary>
     static unsafe string? SmapsField(byte* address, string field)
     {
