@@ -188,7 +188,7 @@ public sealed unsafe class TernaryExecutor : IDisposable
                 throw new ArgumentException($"A job of more than {(MaxGranules - 1) * RowGranule} rows is more than the executor can split.", nameof(products));
             _products[count] = product;
             _firstGranule[count] = granules;
-            granules += (rows + RowGranule - 1) / RowGranule;
+            granules += GranulesOf(rows);
             rowsTotal += rows;
             narrowestRow = Math.Min(narrowestRow, product.Matrix.RowBytes);
             count++;
@@ -214,6 +214,8 @@ public sealed unsafe class TernaryExecutor : IDisposable
 
         RunJob(chunks, rowsTotal);
     }
+
+    static int GranulesOf(int rows) => (rows + RowGranule - 1) / RowGranule;
 
     /// <summary>Granules per chunk of a job of <paramref name="granules"/>: one chunk per thread, none too small to be worth a claim.</summary>
     int ChunkGranules(int granules) => Math.Max(MinChunkRows / RowGranule, (granules + Threads - 1) / Threads);
@@ -364,33 +366,30 @@ public sealed unsafe class TernaryExecutor : IDisposable
     /// </summary>
     void Prefetch(Lookahead next, int thread, long generation)
     {
-        float vectorSink = 0;
+        int sink = 0;
         if (thread == 1)
             foreach (var vector in next.Vectors)
             {
                 if (Volatile.Read(ref _job) >> 32 != generation)
-                    return;
+                    break;
                 for (int i = 0; i < vector.Length; i += 64 / sizeof(float))
-                    vectorSink += vector[i];
+                    sink += BitConverter.SingleToInt32Bits(vector[i]);
             }
-        _prefetchSink = (int)vectorSink;
 
         var matrices = next.Matrices;
         int granules = 0;
         foreach (var m in matrices)
-            granules += (m.Rows + RowGranule - 1) / RowGranule;
+            granules += GranulesOf(m.Rows);
         int chunkGranules = ChunkGranules(granules), first = (thread - 1) * chunkGranules, end = Math.Min(first + chunkGranules, granules);
         long budget = PrefetchBytes / _workers.Length;
-        int sink = 0, offset = 0;
+        int matrixFirst = 0;
         foreach (var m in matrices)
         {
-            int mGranules = (m.Rows + RowGranule - 1) / RowGranule;
-            int from = Math.Max(first, offset), to = Math.Min(end, offset + mGranules);
-            offset += mGranules;
-            if (from >= to)
+            int from = Math.Max(first, matrixFirst), to = Math.Min(end, matrixFirst + GranulesOf(m.Rows));
+            int startRow = (from - matrixFirst) * RowGranule, rows = Math.Min((to - matrixFirst) * RowGranule, m.Rows) - startRow;
+            matrixFirst += GranulesOf(m.Rows);
+            if (rows <= 0)
                 continue;
-            int startRow = (from - (offset - mGranules)) * RowGranule;
-            int rows = Math.Min((to - (offset - mGranules)) * RowGranule, m.Rows) - startRow;
             long bytes = Math.Min(budget, (long)rows * m.RowBytes);
             byte* data = m.Data + (long)startRow * m.RowBytes;
             // One load per cache line; the hardware prefetcher follows the stream. The check costs little per 4 KiB.
