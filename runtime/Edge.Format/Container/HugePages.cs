@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace Edge.Format.Container;
 
 /// <summary>
@@ -10,12 +8,11 @@ namespace Edge.Format.Container;
 /// asks for them, and so does the mapping, which gets them where the file system keeps the file in huge folios
 /// (<see cref="ReadOnlyMapping"/>, §0f).
 /// </summary>
-public static unsafe partial class HugePages
+public static unsafe class HugePages
 {
     /// <summary>The huge page size of x86-64 and of arm64 with 4 KiB base pages (Pi 3 and 4; Pi 5 kernels use 16 KiB pages and 32 MiB huge pages).</summary>
     public const uint Size = 2 << 20;
 
-    const int MadviseHugePage = 14; // MADV_HUGEPAGE, the same number on every Linux architecture
     const string ModeSetting = "/sys/kernel/mm/transparent_hugepage/enabled";
 
     /// <summary>
@@ -44,14 +41,11 @@ public static unsafe partial class HugePages
             return false;
         try
         {
-            return Madvise(start, (nuint)length, MadviseHugePage) == 0;
+            return Libc.Madvise(start, (nuint)length, Libc.MadviseHugePage) == 0;
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
             return false;
         }
     }
-
-    [LibraryImport("libc", EntryPoint = "madvise")]
-    private static partial int Madvise(void* start, nuint length, int advice);
 }

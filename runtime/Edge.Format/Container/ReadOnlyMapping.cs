@@ -1,5 +1,5 @@
 using System.IO.MemoryMappedFiles;
-using System.Runtime.InteropServices;
+using static Edge.Format.Container.Libc;
 
 namespace Edge.Format.Container;
 
@@ -11,11 +11,11 @@ namespace Edge.Format.Container;
 /// does), the kernel then maps it with 2 MiB pages, and decode no longer depends on where its 4 KiB pages lie
 /// (<see cref="HugePages"/>). Elsewhere, and if that mapping fails, it is an ordinary mapping.
 /// </summary>
-public sealed unsafe partial class ReadOnlyMapping : IFileView
+public sealed unsafe class ReadOnlyMapping : IFileView
 {
     readonly MemoryMappedFile? _map;
     readonly MemoryMappedViewAccessor? _view;
-    readonly long _length; // of the aligned mapping, which Dispose unmaps; 0 for a MemoryMappedFile view
+    readonly long _length; // the file's, which Dispose unmaps where there is no MemoryMappedFile view
     bool _disposed;
 
     public ReadOnlyMapping(string path)
@@ -101,14 +101,4 @@ public sealed unsafe partial class ReadOnlyMapping : IFileView
         _view.Dispose();
         _map!.Dispose();
     }
-
-    // The same numbers on x86-64 and arm64 Linux.
-    const int ProtNone = 0, ProtRead = 1, MapShared = 1, MapPrivate = 2, MapFixed = 0x10, MapAnonymous = 0x20, MapNoReserve = 0x4000;
-    static readonly void* MapFailed = (void*)-1;
-
-    [LibraryImport("libc", EntryPoint = "mmap")]
-    private static partial void* Mmap(void* address, nuint length, int protection, int flags, int fd, nint offset);
-
-    [LibraryImport("libc", EntryPoint = "munmap")]
-    private static partial int Munmap(void* address, nuint length);
 }
