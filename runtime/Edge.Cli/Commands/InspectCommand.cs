@@ -49,7 +49,7 @@ static class InspectCommand
             : $"1.6-bit models: repacked to 2-bit at load (no 1.6-bit kernel next to {chosen.Name}; costs the 2-bit size in memory)");
         o.WriteLine(HugePages.SystemMode switch
         {
-            "always" or "madvise" => $"huge pages: --no-mmap puts the model in 2 MiB pages; a mapped model gets them where the file system keeps it in huge folios (ext4 from Linux 6.16, XFS) (transparent huge pages: {HugePages.SystemMode})",
+            "always" or "madvise" => $"huge pages: --no-mmap puts the model in {HugePages.Size >> 20} MiB pages; a mapped model gets them where the file system keeps it in huge folios (ext4 from Linux 6.16, XFS) (transparent huge pages: {HugePages.SystemMode})",
             { } mode => $"huge pages: switched off (transparent huge pages: {mode}); --no-mmap uses 4 KiB pages",
             null => "huge pages: not available here; --no-mmap uses 4 KiB pages",
         });

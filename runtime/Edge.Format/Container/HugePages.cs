@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Edge.Format.Container;
 
 /// <summary>
@@ -10,10 +12,34 @@ namespace Edge.Format.Container;
 /// </summary>
 public static unsafe class HugePages
 {
-    /// <summary>The huge page size of x86-64 and of arm64 with 4 KiB base pages (Pi 3 and 4; Pi 5 kernels use 16 KiB pages and 32 MiB huge pages).</summary>
-    public const uint Size = 2 << 20;
+    /// <summary>
+    /// The size of a transparent huge page (one page-middle-directory entry) on this machine: 2 MiB on x86-64 and on
+    /// arm64 with 4 KiB base pages (Pi 3 and 4), 32 MiB with the 16 KiB pages of Pi 5 kernels, 512 MiB with 64 KiB
+    /// pages. Read from the kernel; 2 MiB where it does not say (not Linux, no huge pages).
+    /// </summary>
+    public static uint Size { get; } = ParseSize(ReadSetting(PmdSizeSetting));
 
+    const uint DefaultSize = 2 << 20;
     const string ModeSetting = "/sys/kernel/mm/transparent_hugepage/enabled";
+    const string PmdSizeSetting = "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size";
+
+    /// <summary>The kernel's huge page size in bytes, as hpage_pmd_size holds it, if it is a power of two from 2 MiB to 1 GiB; else 2 MiB.</summary>
+    internal static uint ParseSize(string? text) =>
+        uint.TryParse(text?.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out uint size) && uint.IsPow2(size) && size is >= DefaultSize and <= 1u << 30
+            ? size
+            : DefaultSize;
+
+    static string? ReadSetting(string path)
+    {
+        try
+        {
+            return OperatingSystem.IsLinux() && File.Exists(path) ? File.ReadAllText(path) : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
 
     /// <summary>
     /// The kernel's transparent huge page mode: "always" or "madvise" (a <c>--no-mmap</c> copy gets huge pages),
@@ -23,9 +49,9 @@ public static unsafe class HugePages
     {
         get
         {
-            if (!OperatingSystem.IsLinux() || !File.Exists(ModeSetting))
+            string? text = ReadSetting(ModeSetting); // "always [madvise] never": the bracketed one is in force
+            if (text is null)
                 return null;
-            string text = File.ReadAllText(ModeSetting); // "always [madvise] never": the bracketed one is in force
             int open = text.IndexOf('['), close = text.IndexOf(']');
             return open >= 0 && close > open ? text[(open + 1)..close] : null;
         }

@@ -29,8 +29,9 @@ public sealed class ModelFileWriter : IDisposable
         _tempPath = _path + ".partial-" + Environment.ProcessId;
         _metadata = metadata.ToJson();
         // Writes of whole huge pages leave the file in the page cache as huge folios where the file system keeps them
-        // (ext4 from Linux 6.16, XFS), which a mapping then gets as 2 MiB pages (ReadOnlyMapping); 1 MiB writes did not.
-        _file = new FileStream(_tempPath, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 2 * (int)HugePages.Size);
+        // (ext4 from Linux 6.16, XFS), which a mapping then gets as huge pages (ReadOnlyMapping); 1 MiB writes did not.
+        // At most 64 MiB: with 64 KiB base pages a huge page is 512 MiB, too much to buffer.
+        _file = new FileStream(_tempPath, FileMode.Create, FileAccess.ReadWrite, FileShare.None, (int)Math.Min(2L * HugePages.Size, 64 << 20));
         _file.Write(new byte[ModelFileLayout.HeaderSize]);
         _file.Write(_metadata);
         Pad();

@@ -8,7 +8,7 @@ namespace Edge.Format.Container;
 /// checkpoints: they view their data in place instead of copying it. On Linux the mapping starts on a huge-page
 /// boundary and asks for transparent huge pages before it is first touched: where the file system keeps the file
 /// in huge folios (ext4 from Linux 6.16, XFS; read in after that advice, or written in large pieces as edge-pack
-/// does), the kernel then maps it with 2 MiB pages, and decode no longer depends on where its 4 KiB pages lie
+/// does), the kernel then maps it with huge pages (2 MiB on x86-64), and decode no longer depends on where its 4 KiB pages lie
 /// (<see cref="HugePages"/>). Elsewhere, and if that mapping fails, it is an ordinary mapping.
 /// </summary>
 public sealed unsafe class ReadOnlyMapping : IFileView

@@ -66,13 +66,13 @@ public sealed class ModelFileTests : IDisposable
     [Fact]
     public unsafe void ACopyOfAHugePageOrMoreAsksForHugePages()
     {
-        string path = Path.Combine(_dir, "five-mib.bin");
-        var bytes = new byte[5 << 20];
+        string path = Path.Combine(_dir, "a-huge-page-and-a-bit.bin");
+        var bytes = new byte[HugePages.Size + (1 << 20) + 3];
         new Random(3).NextBytes(bytes);
         File.WriteAllBytes(path, bytes);
         using var copy = new InMemoryFile(path);
         Assert.Equal(bytes, new ReadOnlySpan<byte>(copy.Pointer, bytes.Length).ToArray());
-        Assert.Equal(0, (nint)copy.Pointer % (2 << 20));
+        Assert.Equal(0, (nint)copy.Pointer % HugePages.Size);
         switch (HugePages.SystemMode)
         {
             case "always" or "madvise":
@@ -83,6 +83,28 @@ public sealed class ModelFileTests : IDisposable
                 Assert.False(copy.HugePagesAdvised); // not Linux, or a kernel without huge pages
                 break;
         }
+    }
+
+    [Theory]
+    [InlineData("2097152\n", 2 << 20)]
+    [InlineData("33554432\n", 32 << 20)] // arm64 with 16 KiB pages (Pi 5)
+    [InlineData("536870912", 512 << 20)] // arm64 with 64 KiB pages
+    [InlineData(null, 2 << 20)] // no such setting
+    [InlineData("", 2 << 20)]
+    [InlineData("4096", 2 << 20)] // not a huge page
+    [InlineData("3145728", 2 << 20)] // not a power of two
+    [InlineData("-2097152", 2 << 20)]
+    [InlineData("2 MiB", 2 << 20)]
+    public void TheHugePageSizeIsTheKernelsWhenItIsPlausibleElse2MiB(string? setting, int expected) =>
+        Assert.Equal((uint)expected, HugePages.ParseSize(setting));
+
+    [Fact]
+    public void TheHugePageSizeIsOneThisMachineCanUse()
+    {
+        Assert.True(uint.IsPow2(HugePages.Size) && HugePages.Size >= 2 << 20);
+        const string setting = "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size";
+        if (File.Exists(setting))
+            Assert.Equal(File.ReadAllText(setting).Trim(), HugePages.Size.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 
     [Fact]
@@ -99,7 +121,7 @@ public sealed class ModelFileTests : IDisposable
             Assert.Equal(bytes, new ReadOnlySpan<byte>(pointer, bytes.Length).ToArray());
             if (!OperatingSystem.IsLinux())
                 return;
-            Assert.Equal(0, (nint)pointer % (2 << 20));
+            Assert.Equal(0, (nint)pointer % HugePages.Size);
             if (HugePages.SystemMode is "always" or "madvise")
             {
                 Assert.True(mapping.HugePagesAdvised);
