@@ -29,7 +29,7 @@ static class BenchCommand
         var output = new Option<string>("--output", "-o") { Description = "md (a markdown table) or json (an array, one object per thread count)", DefaultValueFactory = _ => "md" };
         var repetitions = new Option<int>("--repetitions", "-r") { Description = "Timed runs per test; the median is reported", DefaultValueFactory = _ => 3 };
         var noMmap = new Option<bool>("--no-mmap") { Description = CommonOptions.NoMmapDescription };
-        var bandwidthBuffer = new Option<int>("--bandwidth-mib") { Description = "Buffer for the read-bandwidth measurement, MiB (must exceed the last-level cache)", DefaultValueFactory = _ => (int)(ReadBandwidth.DefaultBufferBytes >> 20) };
+        var bandwidthBuffer = new Option<int>("--bandwidth-mib") { Description = "Buffer for the read-bandwidth measurement, MiB (must exceed the last-level cache; default 1024, or 4× that cache if larger)", DefaultValueFactory = _ => (int)(DefaultBandwidthBufferBytes() >> 20) };
 
         var command = new Command("bench", "Measure prefill and decode speed, load time and memory, against the memory-bandwidth roofline");
         foreach (var o in new Option[] { model, prompt, generate, threads, kernel, noMmap, output, repetitions, bandwidthBuffer })
@@ -86,6 +86,10 @@ static class BenchCommand
         public double RooflineDecodeTokensPerSecond => ReadBandwidthBytesPerSecond / DecodeBytesPerToken;
         public double RooflineFraction => DecodeTokensPerSecond / RooflineDecodeTokensPerSecond;
     }
+
+    /// <summary>1 GiB, or four times the last-level cache where that is larger (AMD's stacked-cache parts have up to 1.1 GiB of L3).</summary>
+    static long DefaultBandwidthBufferBytes() =>
+        Math.Max(ReadBandwidth.DefaultBufferBytes, 4 * (CpuCaches.LastLevelBytes ?? 0));
 
     static string DefaultThreads() =>
         Environment.ProcessorCount > 1 ? $"1,{Environment.ProcessorCount}" : "1";
@@ -266,6 +270,7 @@ static class BenchCommand
             w.WriteNumber("roofline_decode_tps", Math.Round(r.RooflineDecodeTokensPerSecond, 3));
             w.WriteNumber("roofline_fraction", r.RooflineFraction);
             w.WriteNumber("products_only_tps", Math.Round(r.ProductsOnlyTokensPerSecond, 3));
+            WriteNullable(w, "last_level_cache_bytes", CpuCaches.LastLevelBytes);
             w.WriteEndObject();
         }
         w.WriteEndArray();
@@ -282,7 +287,14 @@ static class BenchCommand
     static void WriteMarkdown(TextWriter o, BenchSettings s, List<BenchResult> results)
     {
         o.WriteLine($"model: {s.ModelPath} ({(s.MemoryMap ? Mib(results[0].MappedBytes) + " mapped" : "read into memory, --no-mmap")}); prompt {s.PromptTokens} tokens, decode {s.DecodeTokens} tokens, median of {s.Repetitions}");
-        o.WriteLine($"roofline: {Mib(results[0].DecodeBytesPerToken)} read per decoded token (packed ternary weights + one embedding row) ÷ read bandwidth measured here (best 64 MiB-per-thread pass over {s.BandwidthBufferBytes >> 20} MiB, same threads)");
+        o.WriteLine($"roofline: {Mib(results[0].DecodeBytesPerToken)} read per decoded token (packed ternary weights + one embedding row) ÷ read bandwidth measured here (best pass of up to 64 MiB per thread through {s.BandwidthBufferBytes >> 20} MiB, same threads)");
+        if (CpuCaches.LastLevelBytes is long cache)
+        {
+            if (s.BandwidthBufferBytes <= cache)
+                o.WriteLine($"note: the {s.BandwidthBufferBytes >> 20} MiB bandwidth buffer fits in this CPU's {Mib(cache)} last-level cache, so the read bandwidth is the cache's, not memory's; leave out --bandwidth-mib for a memory roofline");
+            if (results[0].DecodeBytesPerToken <= cache)
+                o.WriteLine($"note: the {Mib(results[0].DecodeBytesPerToken)} a token reads fit in this CPU's {Mib(cache)} last-level cache, so decode may be served from cache and run above the memory roofline");
+        }
         o.WriteLine();
         o.WriteLine("products only: every ternary matrix once per token on a fixed vector, nothing else of the forward pass (the kernels' own decode ceiling)");
         o.WriteLine();

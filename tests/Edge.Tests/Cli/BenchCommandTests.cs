@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Edge.Packer;
+using Edge.Runtime.Diagnostics;
 
 namespace Edge.Tests.Cli;
 
@@ -72,6 +73,11 @@ public sealed class BenchCommandTests : IDisposable
                 Assert.Equal(JsonValueKind.Null, peak.ValueKind);
                 Assert.Equal(JsonValueKind.Null, huge.ValueKind);
             }
+            var cache = run.GetProperty("last_level_cache_bytes");
+            if (CpuCaches.LastLevelBytes is long cacheBytes)
+                Assert.Equal(cacheBytes, cache.GetInt64());
+            else
+                Assert.Equal(JsonValueKind.Null, cache.ValueKind);
             double roofline = run.GetProperty("roofline_decode_tps").GetDouble();
             double fraction = run.GetProperty("decode_tps").GetDouble() / roofline;
             Assert.InRange(run.GetProperty("roofline_fraction").GetDouble(), fraction * 0.99, fraction * 1.01);
@@ -105,6 +111,22 @@ public sealed class BenchCommandTests : IDisposable
         Assert.Contains("of roofline", lines[header]);
         Assert.StartsWith("| 2 |", lines[header + 2]);
         Assert.StartsWith("| 1 |", lines[header + 3]);
+    }
+
+    [Fact]
+    public async Task Markdown_notes_when_the_bandwidth_buffer_or_the_weights_fit_in_the_last_level_cache()
+    {
+        if (CpuCaches.LastLevelBytes is not long cache)
+            return; // the system does not say: nothing to compare with
+        int cacheMib = (int)(cache >> 20);
+        var (code, output, error) = await Run(Args("-t", "1", "--bandwidth-mib", $"{Math.Max(cacheMib, 1)}"));
+        Assert.True(code == 0, error);
+        Assert.Contains("bandwidth buffer fits in this CPU's", output);
+        Assert.Contains("a token reads fit in this CPU's", output); // the tiny model's few KiB always do
+
+        (code, output, error) = await Run(Args("-t", "1", "--bandwidth-mib", $"{cacheMib + 8}"));
+        Assert.True(code == 0, error);
+        Assert.DoesNotContain("bandwidth buffer fits", output);
     }
 
     [Theory]
