@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 
 namespace Edge.Format.Container;
 
@@ -56,6 +57,25 @@ public static unsafe class HugePages
             return open >= 0 && close > open ? text[(open + 1)..close] : null;
         }
     }
+
+    /// <summary>
+    /// Native memory for bytes that are streamed again and again (a model's weights, a bandwidth buffer): aligned to
+    /// a huge page when it spans at least one, and advised to be backed by huge pages as it is first touched, so that
+    /// how fast it streams does not depend on where 4 KiB pages happen to lie. Free it with <see cref="Free"/>.
+    /// </summary>
+    /// <param name="advised">Whether the kernel accepted the advice (see <see cref="TryAdvise"/>).</param>
+    /// <exception cref="OutOfMemoryException">The process cannot get <paramref name="length"/> bytes.</exception>
+    public static byte* Allocate(long length, out bool advised)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        bool huge = length >= Size;
+        byte* pointer = (byte*)NativeMemory.AlignedAlloc((nuint)Math.Max(length, 1), huge ? Size : 4096u);
+        advised = huge && TryAdvise(pointer, length);
+        return pointer;
+    }
+
+    /// <summary>Frees memory from <see cref="Allocate"/>.</summary>
+    public static void Free(byte* pointer) => NativeMemory.AlignedFree(pointer);
 
     /// <summary>
     /// Asks the kernel to back [start, start + length) with huge pages as it faults them in. Returns false where it

@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace Edge.Format.Container;
 
 /// <summary>
@@ -20,8 +18,9 @@ public sealed unsafe class InMemoryFile : IFileView
         Length = RandomAccess.GetLength(handle);
         try
         {
-            // A file of a huge page or more starts on one, so that all its whole huge pages can be used.
-            Pointer = (byte*)NativeMemory.AlignedAlloc((nuint)Math.Max(Length, 1), Length >= HugePages.Size ? HugePages.Size : 4096u);
+            // Advised before the first write: the pages are faulted in as huge pages as the file is read.
+            Pointer = HugePages.Allocate(Length, out bool advised);
+            HugePagesAdvised = advised;
         }
         catch (OutOfMemoryException)
         {
@@ -29,8 +28,6 @@ public sealed unsafe class InMemoryFile : IFileView
         }
         try
         {
-            // Before the first write: the pages are faulted in as huge pages as the file is read.
-            HugePagesAdvised = Length >= HugePages.Size && HugePages.TryAdvise(Pointer, Length);
             for (long done = 0; done < Length;)
             {
                 int read = RandomAccess.Read(handle, new Span<byte>(Pointer + done, (int)Math.Min(Length - done, ReadChunk)), done);
@@ -59,6 +56,6 @@ public sealed unsafe class InMemoryFile : IFileView
         if (_disposed)
             return;
         _disposed = true;
-        NativeMemory.AlignedFree(Pointer);
+        HugePages.Free(Pointer);
     }
 }

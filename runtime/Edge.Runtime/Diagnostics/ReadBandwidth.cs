@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using Edge.Format.Container;
 
 namespace Edge.Runtime.Diagnostics;
 
@@ -35,7 +36,8 @@ public static class ReadBandwidth
         int segments = (int)(bufferBytes / segment);
         int passes = Math.Max(sweeps * segments / threads, 1);
         long total = segments * segment;
-        byte* buffer = (byte*)NativeMemory.AlignedAlloc((nuint)total, 64);
+        // In huge pages, as the model's weights are by default: the bound should not depend on 4 KiB page placement.
+        byte* buffer = HugePages.Allocate(total, out _);
         try
         {
             // Writing every page first keeps page faults out of the timed passes.
@@ -44,7 +46,7 @@ public static class ReadBandwidth
         }
         finally
         {
-            NativeMemory.AlignedFree(buffer);
+            HugePages.Free(buffer);
         }
     }
 

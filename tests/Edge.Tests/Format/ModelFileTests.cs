@@ -85,28 +85,6 @@ public sealed class ModelFileTests : IDisposable
         }
     }
 
-    [Theory]
-    [InlineData("2097152\n", 2 << 20)]
-    [InlineData("33554432\n", 32 << 20)] // arm64 with 16 KiB pages (Pi 5)
-    [InlineData("536870912", 512 << 20)] // arm64 with 64 KiB pages
-    [InlineData(null, 2 << 20)] // no such setting
-    [InlineData("", 2 << 20)]
-    [InlineData("4096", 2 << 20)] // not a huge page
-    [InlineData("3145728", 2 << 20)] // not a power of two
-    [InlineData("-2097152", 2 << 20)]
-    [InlineData("2 MiB", 2 << 20)]
-    public void TheHugePageSizeIsTheKernelsWhenItIsPlausibleElse2MiB(string? setting, int expected) =>
-        Assert.Equal((uint)expected, HugePages.ParseSize(setting));
-
-    [Fact]
-    public void TheHugePageSizeIsOneThisMachineCanUse()
-    {
-        Assert.True(uint.IsPow2(HugePages.Size) && HugePages.Size >= 2 << 20);
-        const string setting = "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size";
-        if (File.Exists(setting))
-            Assert.Equal(File.ReadAllText(setting).Trim(), HugePages.Size.ToString(System.Globalization.CultureInfo.InvariantCulture));
-    }
-
     [Fact]
     public unsafe void AMappingStartsOnAHugePageAsksForHugePagesAndIsGoneAfterDispose()
     {
@@ -134,7 +112,7 @@ public sealed class ModelFileTests : IDisposable
     }
 
     /// <summary>A field of the /proc/self/smaps entry of the mapping that holds <paramref name="address"/>.</summary>
-    static unsafe string? SmapsField(byte* address, string field)
+    internal static unsafe string? SmapsField(byte* address, string field)
     {
         bool inside = false;
         foreach (string line in File.ReadLines("/proc/self/smaps"))
