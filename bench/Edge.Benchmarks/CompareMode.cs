@@ -15,7 +15,7 @@ namespace Edge.Benchmarks;
 /// </summary>
 static class CompareMode
 {
-    sealed record Options(IReadOnlyList<GemvShape> Shapes, int[] Threads, CacheMode[] Modes, IReadOnlyList<TernaryKernel> Kernels, int Repetitions, double BatchMs);
+    sealed record Options(IReadOnlyList<GemvShape> Shapes, int[] Threads, CacheMode[] Modes, IReadOnlyList<TernaryKernel> Kernels, int Repetitions, double BatchMs, MatrixPages Pages);
 
     /// <param name="Seconds">10th percentile of the per-call times: the calls other tenants of a shared machine disturbed least.</param>
     /// <param name="MedianSeconds">Median of the per-call times.</param>
@@ -25,12 +25,13 @@ static class CompareMode
     }
 
     public const string Usage = """
-        compare [--shapes 370m|2.7b|all] [--threads 1,2] [--modes cold,hot] [--kernels k1,k2] [--repetitions 15] [--batch-ms 5]
+        compare [--shapes 370m|2.7b|all] [--threads 1,2] [--modes cold,hot] [--kernels k1,k2] [--repetitions 15] [--batch-ms 5] [--pages huge|small]
           Times every Edge kernel and ggml TQ2_0/TQ1_0 on the MMfreeLM GEMV shapes and prints markdown tables:
           µs per GEMV, G weights/s and GB/s of packed weights, then Edge ÷ ggml speed ratios per shape and thread count.
           The 1.6-bit kernel (1.6bit-vbmi, where the CPU has AVX-512 VBMI) multiplies the same weights packed five per
           byte; its sums are checked to equal the first 2-bit kernel's. A read-only pass per layout (the same bytes
           through the same executor, nothing computed) gives the memory bound each kernel is compared with at the end.
+          Every engine's matrices lie in huge pages, as Edge's weights do by default, or with --pages small in 4 KiB pages.
         """;
 
     public static int Run(string[] args)
@@ -54,6 +55,9 @@ static class CompareMode
         Console.WriteLine($"- Edge kernels: {string.Join(", ", options.Kernels.Select(k => k.Name))}; ggml: tq2_0, tq1_0 (float input, quantized to Q8_K inside each call)");
         Console.WriteLine($"- {options.Repetitions} repetitions of ≈{options.BatchMs} ms per engine, engines alternating; every call timed, cells show the 10th-percentile call (µs · G weights/s · GB/s of packed weights)");
         Console.WriteLine($"- cold = cycling through ≥{GemvShape.ColdWorkingSetBytes >> 20} MiB of distinct matrices (DRAM), hot = one matrix again and again (cache)");
+        Console.WriteLine(options.Pages == MatrixPages.Huge
+            ? $"- matrices and the bandwidth buffer in {HugePages.Size >> 20} MiB pages where the kernel allows (transparent huge pages: {HugePages.SystemMode ?? "none"})"
+            : $"- matrices in 4 KiB pages (--pages small; transparent huge pages: {HugePages.SystemMode ?? "none"}); the bandwidth buffer in {HugePages.Size >> 20} MiB pages");
         foreach (int t in options.Threads)
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"- read bandwidth, {t} thread(s): {ReadBandwidth.Measure(t) / 1e9:F1} GB/s (best 64 MiB-per-thread pass over a 1 GiB buffer)"));
         Console.WriteLine();
@@ -74,8 +78,8 @@ static class CompareMode
 
     static List<Measurement> MeasureShape(GemvShape shape, CacheMode mode, Options options)
     {
-        using var edgeMatrices = new EdgeMatrixSet(shape, mode);
-        using var fiveTritMatrices = options.Kernels.Any(k => k.Layout == TensorType.TernaryFiveTrit) ? new EdgeMatrixSet(shape, mode, TensorType.TernaryFiveTrit) : null;
+        using var edgeMatrices = new EdgeMatrixSet(shape, mode, pages: options.Pages);
+        using var fiveTritMatrices = options.Kernels.Any(k => k.Layout == TensorType.TernaryFiveTrit) ? new EdgeMatrixSet(shape, mode, TensorType.TernaryFiveTrit, options.Pages) : null;
         var engines = new List<GemvEngine>();
         try
         {
@@ -84,8 +88,8 @@ static class CompareMode
             CheckLayoutsAgree(engines);
             foreach (var layout in options.Kernels.Select(k => k.Layout).Distinct())
                 engines.Add(new EdgeGemvEngine(new ReadOnlyKernel(layout), layout == TensorType.TernaryFiveTrit ? fiveTritMatrices! : edgeMatrices, mode));
-            engines.Add(new GgmlGemvEngine(GgmlNative.TypeTq2_0, shape, mode));
-            engines.Add(new GgmlGemvEngine(GgmlNative.TypeTq1_0, shape, mode));
+            engines.Add(new GgmlGemvEngine(GgmlNative.TypeTq2_0, shape, mode, options.Pages));
+            engines.Add(new GgmlGemvEngine(GgmlNative.TypeTq1_0, shape, mode, options.Pages));
             CheckAgreement(engines);
 
             var results = new List<Measurement>();
@@ -234,6 +238,7 @@ static class CompareMode
         IReadOnlyList<TernaryKernel> kernels = all;
         int repetitions = 15;
         double batchMs = 5;
+        var pages = MatrixPages.Huge;
         for (int i = 0; i < args.Length; i++)
         {
             string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
@@ -262,12 +267,16 @@ static class CompareMode
                 case "--batch-ms":
                     batchMs = double.TryParse(Value(), CultureInfo.InvariantCulture, out double b) && b > 0 ? b : throw new ArgumentException("--batch-ms takes a positive number.");
                     break;
+                case "--pages":
+                    string p = Value();
+                    pages = Enum.TryParse(p, ignoreCase: true, out MatrixPages parsed) && !int.TryParse(p, out _) ? parsed : throw new ArgumentException($"--pages takes huge or small (got \"{p}\").");
+                    break;
                 default:
                     throw new ArgumentException($"Unknown option {args[i]}.");
             }
         }
         if (threads.Length == 0 || modes.Length == 0 || kernels.Count == 0)
             throw new ArgumentException("--threads, --modes and --kernels need at least one value each.");
-        return new Options(shapes, threads, modes, kernels, repetitions, batchMs);
+        return new Options(shapes, threads, modes, kernels, repetitions, batchMs, pages);
     }
 }

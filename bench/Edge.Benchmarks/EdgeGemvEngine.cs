@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Edge.Format.Container;
 using Edge.Runtime.Kernels;
 
@@ -7,26 +6,28 @@ namespace Edge.Benchmarks;
 /// <summary>The packed matrices of one shape and mode, shared by every Edge kernel that is timed on them.</summary>
 sealed unsafe class EdgeMatrixSet : IDisposable
 {
-    readonly byte*[] _matrices;
+    readonly byte* _memory;
+    readonly MatrixPages _pages;
+    readonly long _stride;
 
-    public EdgeMatrixSet(GemvShape shape, CacheMode mode, TensorType layout = TensorType.Ternary2)
+    /// <summary>The copies lie one after another in one allocation, each on a 64-byte boundary, as ggml's do in its context.</summary>
+    public EdgeMatrixSet(GemvShape shape, CacheMode mode, TensorType layout = TensorType.Ternary2, MatrixPages pages = MatrixPages.Huge)
     {
         Shape = shape;
         Layout = layout;
+        _pages = pages;
         int rowBytes = TensorTypes.TernaryRowBytes(layout, shape.K);
         MatrixBytes = (long)rowBytes * shape.N;
-        int copies = mode == CacheMode.Hot ? 1 : shape.ColdCopies(MatrixBytes);
-        _matrices = new byte*[copies];
+        _stride = (MatrixBytes + 63) & ~63L;
+        Copies = mode == CacheMode.Hot ? 1 : shape.ColdCopies(MatrixBytes);
+        _memory = MatrixMemory.Allocate(Copies * _stride, pages);
         var row = new sbyte[shape.K];
-        for (int c = 0; c < copies; c++)
-        {
-            _matrices[c] = (byte*)NativeMemory.AlignedAlloc((nuint)MatrixBytes, 64);
+        for (int c = 0; c < Copies; c++)
             for (int r = 0; r < shape.N; r++)
             {
                 TestData.TernaryRow(shape, c, r, row);
-                TensorTypes.PackTernaryRow(layout, row, new Span<byte>(_matrices[c] + (long)r * rowBytes, rowBytes));
+                TensorTypes.PackTernaryRow(layout, row, new Span<byte>(_memory + c * _stride + (long)r * rowBytes, rowBytes));
             }
-        }
     }
 
     public GemvShape Shape { get; }
@@ -36,15 +37,11 @@ sealed unsafe class EdgeMatrixSet : IDisposable
 
     public long MatrixBytes { get; }
 
-    public int Copies => _matrices.Length;
+    public int Copies { get; }
 
-    public TernaryMatrix this[int copy] => new(_matrices[copy], Shape.N, Shape.K, 1f, Layout);
+    public TernaryMatrix this[int copy] => new(_memory + copy * _stride, Shape.N, Shape.K, 1f, Layout);
 
-    public void Dispose()
-    {
-        foreach (var m in _matrices)
-            NativeMemory.AlignedFree(m);
-    }
+    public void Dispose() => MatrixMemory.Free(_memory, _pages);
 }
 
 /// <summary>An Edge kernel through <see cref="TernaryExecutor"/>, on int8 activations, as the model calls it.</summary>

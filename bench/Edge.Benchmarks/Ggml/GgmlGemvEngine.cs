@@ -14,11 +14,14 @@ sealed unsafe class GgmlGemvEngine : GemvEngine
     readonly void*[] _graphs;
     readonly void*[] _outputs;
     readonly GgmlNative.ComputePlan[] _plans;
+    readonly byte* _memory;
+    readonly MatrixPages _pages;
     byte* _work;
     nuint _workSize;
     int _threads;
 
-    public GgmlGemvEngine(int type, GemvShape shape, CacheMode mode) : base(shape, mode)
+    /// <param name="pages">The context's memory (its matrices one after another) comes from the caller, in these pages.</param>
+    public GgmlGemvEngine(int type, GemvShape shape, CacheMode mode, MatrixPages pages = MatrixPages.Huge) : base(shape, mode)
     {
         GgmlNative.EnsureLoaded();
         _type = type;
@@ -27,10 +30,15 @@ sealed unsafe class GgmlGemvEngine : GemvEngine
         int copies = mode == CacheMode.Hot ? 1 : shape.ColdCopies(MatrixBytes);
         const int graphNodes = 8;
         long perCopy = MatrixBytes + 4L * shape.N + 2 * (long)GgmlNative.TensorOverhead() + (long)GgmlNative.GraphOverhead(graphNodes, false) + 1024;
-        var parameters = new GgmlNative.InitParams { MemSize = (nuint)(copies * perCopy + 4L * shape.K + (long)GgmlNative.TensorOverhead() + (1 << 20)) };
-        _context = GgmlNative.Init(parameters);
+        long memorySize = copies * perCopy + 4L * shape.K + (long)GgmlNative.TensorOverhead() + (1 << 20);
+        _pages = pages;
+        _memory = MatrixMemory.Allocate(memorySize, pages);
+        _context = GgmlNative.Init(new GgmlNative.InitParams { MemSize = (nuint)memorySize, MemBuffer = _memory });
         if (_context == null)
-            throw new OutOfMemoryException($"ggml_init could not allocate {parameters.MemSize} bytes.");
+        {
+            MatrixMemory.Free(_memory, pages);
+            throw new OutOfMemoryException($"ggml_init could not set up a context of {memorySize} bytes.");
+        }
 
         void* x = GgmlNative.NewTensor2D(_context, GgmlNative.TypeF32, shape.K, 1);
         TestData.Activations(shape.K).CopyTo(new Span<float>(GgmlNative.GetData(x), shape.K));
@@ -104,7 +112,8 @@ sealed unsafe class GgmlGemvEngine : GemvEngine
 
     public override void Dispose()
     {
-        GgmlNative.Free(_context);
+        GgmlNative.Free(_context); // a context does not free memory it was given
+        MatrixMemory.Free(_memory, _pages);
         NativeMemory.AlignedFree(_work);
     }
 }
