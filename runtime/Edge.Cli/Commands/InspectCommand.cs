@@ -1,7 +1,9 @@
 using Edge.Runtime;
 using System.CommandLine;
+using System.Globalization;
 using System.Runtime.InteropServices;
 using Edge.Format.Container;
+using Edge.Runtime.Diagnostics;
 using Edge.Runtime.Kernels;
 using Edge.Runtime.Model;
 
@@ -37,7 +39,8 @@ static class InspectCommand
 
     static void DescribeCpu(TextWriter o)
     {
-        o.WriteLine($"cpu: {RuntimeInformation.ProcessArchitecture}, {Environment.ProcessorCount} logical cores");
+        string cache = CpuCaches.LastLevelBytes is long bytes ? string.Create(CultureInfo.InvariantCulture, $", last-level cache {bytes / 1048576.0:0.#} MiB") : "";
+        o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"cpu: {RuntimeInformation.ProcessArchitecture}, {Environment.ProcessorCount} logical cores{cache}"));
         BuildTarget.Describe(o);
         o.WriteLine($"kernels available: {string.Join(", ", KernelFactory.Available.Select(k => k.Name))}");
         int threads = TernaryExecutor.DefaultThreads;

@@ -97,12 +97,14 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
-    public void InspectCpuNamesTheKernelAndWhetherNoMmapGetsHugePages()
+    public void InspectCpuNamesTheKernelTheLastLevelCacheAndWhetherNoMmapGetsHugePages()
     {
         var run = CliRun.Invoke("inspect", "--cpu");
         Assert.True(run.ExitCode == 0, run.Stderr);
         Assert.Contains($"kernel: {Edge.Runtime.Kernels.KernelFactory.Default.Name}", run.Stdout);
         Assert.Contains(HugePages.SystemMode is "always" or "madvise" ? $"huge pages: --no-mmap puts the model in {HugePages.Size >> 20} MiB pages" : "--no-mmap uses 4 KiB pages", run.Stdout);
+        if (Edge.Runtime.Diagnostics.CpuCaches.LastLevelBytes is long cache)
+            Assert.Contains(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"logical cores, last-level cache {cache / 1048576.0:0.#} MiB"), run.Stdout);
     }
 
     [Fact]
