@@ -295,6 +295,8 @@ static class BenchCommand
             if (results[0].DecodeBytesPerToken <= cache)
                 o.WriteLine($"note: the {Mib(results[0].DecodeBytesPerToken)} a token reads fit in this CPU's {Mib(cache)} last-level cache, so decode may be served from cache and run above the memory roofline");
         }
+        if (SmallPagesNote(s.MemoryMap, HugePages.SystemMode, results[0].MappedBytes, results[0].Memory.HugePageBytes, HugePages.Size) is { } pages)
+            o.WriteLine(pages);
         o.WriteLine();
         o.WriteLine("products only: every ternary matrix once per token on a fixed vector, nothing else of the forward pass (the kernels' own decode ceiling)");
         o.WriteLine();
@@ -304,6 +306,16 @@ static class BenchCommand
             o.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"| {r.Threads} | {r.Kernel} | {r.LoadMs:F1} | {r.PrefillTokensPerSecond:F1} | {r.DecodeTokensPerSecond:F1} | {r.DecodeMsPerToken:F2} | {Mib(r.Memory.PeakRssBytes)} | {Mib(r.Memory.AnonymousRssBytes)} | {r.ReadBandwidthBytesPerSecond / 1e9:F1} | {r.RooflineDecodeTokensPerSecond:F1} | {r.RooflineFraction:P0} | {r.ProductsOnlyTokensPerSecond:F1} |"));
     }
+
+    /// <summary>
+    /// A hint when a mapped model lies mostly in 4 KiB pages although the kernel could give it huge ones: the page cache
+    /// holds the file in small folios (a copy made with cp, or a file read back after it was evicted), and decode then
+    /// depends on where those pages lie (up to 25 % slower on the build machine, docs/PERFORMANCE.md §0d).
+    /// </summary>
+    internal static string? SmallPagesNote(bool mapped, string? hugePageMode, long mappedBytes, long? hugePageBytes, uint hugePageSize) =>
+        mapped && hugePageMode is "always" or "madvise" && hugePageBytes is long huge && mappedBytes >= 2L * hugePageSize && huge < mappedBytes / 2
+            ? $"note: only {Mib(huge)} of the {Mib(mappedBytes)} mapped model lie in huge pages (the page cache holds the file in small pages, as after a copy with cp or once it was evicted and read back); --no-mmap copies it into huge pages, which decoded up to 25 % faster on the build machine"
+            : null;
 
     static string Mib(long? bytes) =>
         bytes is long b ? string.Create(CultureInfo.InvariantCulture, $"{b / 1048576.0:F1} MiB") : "n/a";

@@ -130,6 +130,22 @@ public sealed class BenchCommandTests : IDisposable
     }
 
     [Theory]
+    [InlineData(true, "madvise", 145L << 20, 16L << 20, true)] // mapped, mostly in small pages
+    [InlineData(true, "always", 145L << 20, 16L << 20, true)]
+    [InlineData(true, "madvise", 145L << 20, 126L << 20, false)] // mostly in huge pages
+    [InlineData(false, "madvise", 0L, 0L, false)] // --no-mmap
+    [InlineData(true, "never", 145L << 20, 0L, false)] // the kernel would not give huge pages anyway
+    [InlineData(true, null, 145L << 20, null, false)] // not Linux
+    [InlineData(true, "madvise", 3L << 20, 0L, false)] // too small to hold two huge pages
+    public void The_small_pages_note_appears_only_where_huge_pages_were_possible_and_mostly_missing(bool mapped, string? mode, long mappedBytes, long? hugeBytes, bool expected)
+    {
+        string? note = Edge.Cli.Commands.BenchCommand.SmallPagesNote(mapped, mode, mappedBytes, hugeBytes, 2u << 20);
+        Assert.Equal(expected, note is not null);
+        if (note is not null)
+            Assert.Contains("--no-mmap", note);
+    }
+
+    [Theory]
     [InlineData("--threads must be at least|--threads takes whole numbers", "-t", "0")]
     [InlineData("--threads takes whole numbers", "-t", "1,x")]
     [InlineData("--n-prompt must be at least 1", "-p", "-1")]
