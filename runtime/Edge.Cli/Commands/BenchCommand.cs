@@ -29,7 +29,7 @@ static class BenchCommand
         var output = new Option<string>("--output", "-o") { Description = "md (a markdown table) or json (an array, one object per thread count)", DefaultValueFactory = _ => "md" };
         var repetitions = new Option<int>("--repetitions", "-r") { Description = "Timed runs per test; the median is reported", DefaultValueFactory = _ => 3 };
         var noMmap = new Option<bool>("--no-mmap") { Description = CommonOptions.NoMmapDescription };
-        var bandwidthBuffer = new Option<int>("--bandwidth-mib") { Description = "Buffer for the read-bandwidth measurement, MiB (must exceed the last-level cache; default 1024, or 4× that cache if larger)", DefaultValueFactory = _ => (int)(DefaultBandwidthBufferBytes() >> 20) };
+        var bandwidthBuffer = new Option<int>("--bandwidth-mib") { Description = "Buffer for the read-bandwidth measurement, MiB (must exceed the last-level cache; default 1024, or 4× that cache if larger, at most a quarter of the memory)", DefaultValueFactory = _ => (int)(DefaultBandwidthBufferBytes(AvailableMemoryBytes(), CpuCaches.LastLevelBytes) >> 20) };
 
         var command = new Command("bench", "Measure prefill and decode speed, load time and memory, against the memory-bandwidth roofline");
         foreach (var o in new Option[] { model, prompt, generate, threads, kernel, noMmap, output, repetitions, bandwidthBuffer })
@@ -49,7 +49,7 @@ static class BenchCommand
             string format = parse.GetValue(output)!.Trim().ToLowerInvariant();
             if (format is not ("md" or "json"))
                 throw new ArgumentException($"--output must be md or json (got \"{parse.GetValue(output)}\").");
-            long memory = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+            long memory = AvailableMemoryBytes();
             if (settings.BandwidthBufferBytes > memory / 2)
                 throw new ArgumentException($"--bandwidth-mib {settings.BandwidthBufferBytes >> 20} needs more than half of this machine's {memory >> 20} MiB; give a smaller buffer (it only has to exceed the last-level cache).");
             if (!File.Exists(settings.ModelPath))
@@ -87,9 +87,16 @@ static class BenchCommand
         public double RooflineFraction => DecodeTokensPerSecond / RooflineDecodeTokensPerSecond;
     }
 
-    /// <summary>1 GiB, or four times the last-level cache where that is larger (AMD's stacked-cache parts have up to 1.1 GiB of L3).</summary>
-    static long DefaultBandwidthBufferBytes() =>
-        Math.Max(ReadBandwidth.DefaultBufferBytes, 4 * (CpuCaches.LastLevelBytes ?? 0));
+    /// <summary>
+    /// 1 GiB, or four times the last-level cache where that is larger (AMD's stacked-cache parts have up to 1.1 GiB of
+    /// L3); at most a quarter of the memory in whole MiB, so a Pi Zero 2 W (512 MB) or a 1 GB Pi 3 can run the command
+    /// as it stands: their caches are 1 MiB or less, and 100-200 MiB is still far beyond them.
+    /// </summary>
+    internal static long DefaultBandwidthBufferBytes(long memoryBytes, long? lastLevelCacheBytes) =>
+        Math.Min(Math.Max(ReadBandwidth.DefaultBufferBytes, 4 * (lastLevelCacheBytes ?? 0)), memoryBytes / 4 >> 20 << 20);
+
+    /// <summary>Memory this process may use: the machine's, or its container's limit.</summary>
+    static long AvailableMemoryBytes() => GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
 
     static string DefaultThreads() =>
         Environment.ProcessorCount > 1 ? $"1,{Environment.ProcessorCount}" : "1";

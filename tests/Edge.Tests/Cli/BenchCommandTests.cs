@@ -130,6 +130,16 @@ public sealed class BenchCommandTests : IDisposable
     }
 
     [Theory]
+    [InlineData(24L << 30, 32L << 20, 1L << 30)] // the build machine: 1 GiB
+    [InlineData(128L << 30, 300L << 20, 1200L << 20)] // a 300 MiB L3: four times it
+    [InlineData(416L << 20, 512L << 10, 104L << 20)] // Pi Zero 2 W: a quarter of its memory
+    [InlineData(920L << 20, 1L << 20, 230L << 20)] // Pi 3
+    [InlineData(16L << 30, null, 1L << 30)] // cache size unknown
+    [InlineData((1L << 30) + 12345, null, 256L << 20)] // whole MiB
+    public void The_default_bandwidth_buffer_exceeds_the_cache_and_fits_the_memory(long memory, long? cache, long expected) =>
+        Assert.Equal(expected, Edge.Cli.Commands.BenchCommand.DefaultBandwidthBufferBytes(memory, cache));
+
+    [Theory]
     [InlineData(true, "madvise", 145L << 20, 16L << 20, true)] // mapped, mostly in small pages
     [InlineData(true, "always", 145L << 20, 16L << 20, true)]
     [InlineData(true, "madvise", 145L << 20, 126L << 20, false)] // mostly in huge pages
