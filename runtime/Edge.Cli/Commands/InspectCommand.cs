@@ -1,6 +1,5 @@
 using Edge.Runtime;
 using System.CommandLine;
-using System.Globalization;
 using System.Runtime.InteropServices;
 using Edge.Format.Container;
 using Edge.Runtime.Diagnostics;
@@ -39,8 +38,8 @@ static class InspectCommand
 
     static void DescribeCpu(TextWriter o)
     {
-        string cache = CpuCaches.LastLevelBytes is long bytes ? string.Create(CultureInfo.InvariantCulture, $", last-level cache {bytes / 1048576.0:0.#} MiB") : "";
-        o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"cpu: {RuntimeInformation.ProcessArchitecture}, {Environment.ProcessorCount} logical cores{cache}"));
+        string cache = CpuCaches.LastLevelBytes is long bytes ? $", last-level cache {Size(bytes)}" : "";
+        o.WriteLine($"cpu: {RuntimeInformation.ProcessArchitecture}, {Environment.ProcessorCount} logical cores{cache}");
         BuildTarget.Describe(o);
         o.WriteLine($"kernels available: {string.Join(", ", KernelFactory.Available.Select(k => k.Name))}");
         int threads = TernaryExecutor.DefaultThreads;
@@ -120,7 +119,7 @@ static class InspectCommand
         return 0;
     }
 
-    static string Size(long bytes) => bytes switch
+    internal static string Size(long bytes) => bytes switch
     {
         >= 1L << 30 => $"{bytes / (double)(1L << 30):F2} GiB",
         >= 1L << 20 => $"{bytes / (double)(1L << 20):F2} MiB",

@@ -104,7 +104,7 @@ public sealed class CliTests : IDisposable
         Assert.Contains($"kernel: {Edge.Runtime.Kernels.KernelFactory.Default.Name}", run.Stdout);
         Assert.Contains(HugePages.SystemMode is "always" or "madvise" ? $"huge pages: --no-mmap puts the model in {HugePages.Size >> 20} MiB pages" : "--no-mmap uses 4 KiB pages", run.Stdout);
         if (Edge.Runtime.Diagnostics.CpuCaches.LastLevelBytes is long cache)
-            Assert.Contains(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"logical cores, last-level cache {cache / 1048576.0:0.#} MiB"), run.Stdout);
+            Assert.Contains($"logical cores, last-level cache {Edge.Cli.Commands.InspectCommand.Size(cache)}", run.Stdout);
     }
 
     [Fact]
