@@ -53,7 +53,7 @@ static class CompareMode
         Console.WriteLine();
         Console.WriteLine($"- cpu: {RuntimeInformation.ProcessArchitecture}, {Environment.ProcessorCount} logical cores; .NET {Environment.Version}; {ggml}");
         Console.WriteLine($"- Edge kernels: {string.Join(", ", options.Kernels.Select(k => k.Name))}; ggml: tq2_0, tq1_0 (float input, quantized to Q8_K inside each call)");
-        Console.WriteLine($"- {options.Repetitions} repetitions of ≈{options.BatchMs} ms per engine, engines alternating; every call timed, cells show the 10th-percentile call (µs · G weights/s · GB/s of packed weights)");
+        Console.WriteLine($"- {options.Repetitions} repetitions of ≈{options.BatchMs} ms per engine, engines alternating, each batch after a {SettlePause.TotalMilliseconds:0} ms pause (so the last engine's threads have stopped spinning) and {SettleCalls.TotalMilliseconds:0} ms of untimed calls; every call timed, cells show the 10th-percentile call (µs · G weights/s · GB/s of packed weights)");
         Console.WriteLine($"- cold = cycling through ≥{GemvShape.ColdWorkingSetBytes >> 20} MiB of distinct matrices (DRAM), hot = one matrix again and again (cache)");
         Console.WriteLine(options.Pages == MatrixPages.Huge
             ? $"- matrices and the bandwidth buffer in {HugePages.Size >> 20} MiB pages where the kernel allows (transparent huge pages: {HugePages.SystemMode ?? "none"})"
@@ -99,6 +99,7 @@ static class CompareMode
                 for (int e = 0; e < engines.Count; e++)
                 {
                     engines[e].SetThreads(threads);
+                    Settle(engines[e]);
                     batch[e] = Calibrate(engines[e], options.BatchMs);
                 }
                 // Every call is timed on its own: on a machine shared with other work, a batch average would mostly
@@ -108,6 +109,7 @@ static class CompareMode
                     for (int i = 0; i < engines.Count; i++)
                     {
                         int e = (i + rep) % engines.Count;
+                        Settle(engines[e]);
                         for (int call = 0; call < batch[e]; call++)
                         {
                             long start = Stopwatch.GetTimestamp();
@@ -127,14 +129,41 @@ static class CompareMode
         }
     }
 
-    /// <summary>Warms an engine up and picks the calls per batch (every matrix was already paged in when it was written).</summary>
+    /// <summary>
+    /// Readies <paramref name="engine"/> for a timed batch. First a pause, in which the threads the engine before it
+    /// left spinning go to sleep: ggml's CPU backend runs on libgomp, whose threads spin about 7 ms after each product
+    /// on this machine, Edge's workers 200 µs. Without it, a 2-thread batch that followed ggml's shared its second core
+    /// with ggml's spinning thread for the whole batch (5 ms), and the 1024×1024 product ran at one thread's speed
+    /// (docs/PERFORMANCE.md §0i). Then untimed calls, which wake this engine's own threads and the cores they run on:
+    /// after a pause alone, the median call was slower.
+    /// </summary>
+    static void Settle(GemvEngine engine)
+    {
+        Thread.Sleep(SettlePause);
+        long start = Stopwatch.GetTimestamp();
+        do
+            engine.Run();
+        while (Stopwatch.GetElapsedTime(start) < SettleCalls);
+    }
+
+    static readonly TimeSpan SettlePause = TimeSpan.FromMilliseconds(10), SettleCalls = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>
+    /// Picks an engine's calls per batch from calls timed for one batch's time, after <see cref="Settle"/> has woken
+    /// its threads (every matrix was already paged in when it was written). Timing the first calls at a new thread
+    /// count, which start the engine's threads, made the batches of microsecond products a few calls long.
+    /// </summary>
     static int Calibrate(GemvEngine engine, double batchMs)
     {
-        const int warmUp = 3;
         long start = Stopwatch.GetTimestamp();
-        for (int i = 0; i < warmUp; i++)
+        int calls = 0;
+        do
+        {
             engine.Run();
-        double perCall = Stopwatch.GetElapsedTime(start).TotalMilliseconds / warmUp;
+            calls++;
+        }
+        while (Stopwatch.GetElapsedTime(start).TotalMilliseconds < batchMs);
+        double perCall = Stopwatch.GetElapsedTime(start).TotalMilliseconds / calls;
         return (int)Math.Clamp(batchMs / perCall, 1, 1_000_000);
     }
 
