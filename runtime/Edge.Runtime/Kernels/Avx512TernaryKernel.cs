@@ -221,7 +221,7 @@ public sealed unsafe class Avx512TernaryKernel : TernaryKernel
     /// instruction instead of a shift and an AND: about 8 % faster on Zen 4. Without GFNI, shift and mask.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<byte> Codes(Vector512<byte> packed, [ConstantExpected] byte shift)
+    internal static Vector512<byte> Codes(Vector512<byte> packed, [ConstantExpected] byte shift)
     {
         if (Gfni.V512.IsSupported)
         {

@@ -15,14 +15,15 @@ namespace Edge.Runtime.Kernels;
 /// <remarks>
 /// Per 64 bytes (320 weights): one compare of the bytes with zero into a mask register (their top bits), two
 /// <c>vpermi2b</c> (bytes 0-127 and 128-255 of a 256-entry table) blended on that mask give c0..c3 as 2-bit fields,
-/// one <c>vpermi2b</c> on the low seven bits gives c4; GEMV masks fields 1 and 3 in place (4·c) into a second
-/// accumulator as the AVX2 kernel does, so one shift and four ANDs separate the fields; five <c>vpmaddubsw</c> and
-/// five <c>vpaddw</c>. The K mod 320 weights in the 2-bit tail: 16 bytes broadcast to the four 128-bit lanes, lane l
-/// shifted right by 2·l. Overflow, GEMV: a block adds three pair sums ∈ [-512, 508] to each lane of the plain
-/// accumulator and two ∈ [-2048, 2032] to the scaled one; widening every <see cref="BlocksPerWiden"/> = 8 blocks keeps
-/// the scaled one in [-32768, 32512] and the plain one at 24 sums; the ≤ 5 tail groups add one plain sum each to the
-/// last group's (≤ 29). Batched: each of the eight token accumulators gets five pair sums per block and one per tail group, widened
-/// once per pass of ≤ <see cref="BlocksPerPass"/> = 9 blocks and the tail: ≤ 50 sums.
+/// one <c>vpermi2b</c> on the low seven bits gives c4; an AND and three <see cref="Avx512TernaryKernel.Codes"/>
+/// (one <c>gf2p8affineqb</c> each) separate the fields; five <c>vpmaddubsw</c> and five <c>vpaddw</c>. (Masking
+/// fields 1 and 3 in place into a second accumulator, as the AVX2 kernel does, took a shift and four ANDs and a second
+/// widening per row: 6-8 % slower on one thread at K = 1024, docs/PERFORMANCE.md §0i.) The K mod 320 weights in the
+/// 2-bit tail: 16 bytes broadcast to the four 128-bit lanes, lane l shifted right by 2·l. Overflow, GEMV: a block adds
+/// five pair sums ∈ [-512, 508] to each lane; widening every <see cref="BlocksPerWiden"/> = 8 blocks keeps 40, and the
+/// ≤ 5 tail groups add one each to the last group's (≤ 45 · 512 = 23040 &lt; 32768). Batched: each of the eight token
+/// accumulators gets five pair sums per block and one per tail group, widened once per pass of
+/// ≤ <see cref="BlocksPerPass"/> = 9 blocks and the tail: ≤ 50 sums.
 /// </remarks>
 public sealed unsafe class FiveTritVbmiKernel : TernaryKernel
 {
@@ -104,39 +105,34 @@ public sealed unsafe class FiveTritVbmiKernel : TernaryKernel
         Vector512<byte> four2, Vector512<byte> four3, Vector512<byte> fifth0, Vector512<byte> fifth1)
     {
         var codeMask = Vector512.Create((byte)3);
-        var scaledMask = Vector512.Create((byte)12);
         int blocks = FiveTritPacking.Blocks(k);
-        Vector512<int> acc = default, accScaled = default;
-        Vector512<short> sums = default, scaled = default;
+        Vector512<int> acc = default;
+        Vector512<short> sums = default;
         for (int start = 0; start < blocks; start += BlocksPerWiden)
         {
             if (start > 0)
             {
                 acc += Avx512TernaryKernel.Widen(sums);
-                accScaled += Avx512TernaryKernel.Widen(scaled);
                 sums = default;
-                scaled = default;
             }
             int end = Math.Min(blocks, start + BlocksPerWiden);
             for (int b = start; b < end; b++)
             {
                 var packed = Vector512.Load(row + b * FiveTritPacking.BlockBytes);
                 var fourCodes = FourCodes(packed, four0, four1, four2, four3);
-                var upperCodes = Avx512BW.ShiftRightLogical(fourCodes.AsUInt16(), 4).AsByte();
                 sbyte* xb = x + b * FiveTritPacking.BlockWeights;
                 sums += Avx512TernaryKernel.Madd(fourCodes & codeMask, xb);
-                scaled += Avx512TernaryKernel.Madd(fourCodes & scaledMask, xb + 64);
-                sums += Avx512TernaryKernel.Madd(upperCodes & codeMask, xb + 128);
-                scaled += Avx512TernaryKernel.Madd(upperCodes & scaledMask, xb + 192);
+                sums += Avx512TernaryKernel.Madd(Avx512TernaryKernel.Codes(fourCodes, 2), xb + 64);
+                sums += Avx512TernaryKernel.Madd(Avx512TernaryKernel.Codes(fourCodes, 4), xb + 128);
+                sums += Avx512TernaryKernel.Madd(Avx512TernaryKernel.Codes(fourCodes, 6), xb + 192);
                 sums += Avx512TernaryKernel.Madd(Avx512Vbmi.PermuteVar64x8x2(fifth0, packed, fifth1), xb + 256);
             }
         }
-        // The tail joins the last group's plain sums (≤ 24 + 5 pair sums), which are widened once with it.
         byte* tail = row + blocks * FiveTritPacking.BlockBytes;
         sbyte* xTail = x + blocks * FiveTritPacking.BlockWeights;
         for (int g = 0; g < FiveTritPacking.TailGroups(k); g++)
             sums += Avx512TernaryKernel.Madd(TailCodes(tail + g * FiveTritPacking.TailGroupBytes), xTail + g * FiveTritPacking.TailGroupWeights);
-        return acc + Avx512TernaryKernel.Widen(sums) + Avx512F.ShiftRightArithmetic(accScaled + Avx512TernaryKernel.Widen(scaled), 2);
+        return acc + Avx512TernaryKernel.Widen(sums);
     }
 
     /// <summary>
@@ -212,9 +208,9 @@ public sealed unsafe class FiveTritVbmiKernel : TernaryKernel
             var fourCodes = FourCodes(bytes, four0, four1, four2, four3);
             sbyte* xb = packed + b * ChunksPerBlock * chunkStride;
             Avx512TernaryKernel.AccumulateEight(fourCodes & codeMask, xb, ref s0, ref s1, ref s2, ref s3, ref s4, ref s5, ref s6, ref s7);
-            Avx512TernaryKernel.AccumulateEight(Avx512BW.ShiftRightLogical(fourCodes.AsUInt16(), 2).AsByte() & codeMask, xb + chunkStride, ref s0, ref s1, ref s2, ref s3, ref s4, ref s5, ref s6, ref s7);
-            Avx512TernaryKernel.AccumulateEight(Avx512BW.ShiftRightLogical(fourCodes.AsUInt16(), 4).AsByte() & codeMask, xb + 2 * chunkStride, ref s0, ref s1, ref s2, ref s3, ref s4, ref s5, ref s6, ref s7);
-            Avx512TernaryKernel.AccumulateEight(Avx512BW.ShiftRightLogical(fourCodes.AsUInt16(), 6).AsByte() & codeMask, xb + 3 * chunkStride, ref s0, ref s1, ref s2, ref s3, ref s4, ref s5, ref s6, ref s7);
+            Avx512TernaryKernel.AccumulateEight(Avx512TernaryKernel.Codes(fourCodes, 2), xb + chunkStride, ref s0, ref s1, ref s2, ref s3, ref s4, ref s5, ref s6, ref s7);
+            Avx512TernaryKernel.AccumulateEight(Avx512TernaryKernel.Codes(fourCodes, 4), xb + 2 * chunkStride, ref s0, ref s1, ref s2, ref s3, ref s4, ref s5, ref s6, ref s7);
+            Avx512TernaryKernel.AccumulateEight(Avx512TernaryKernel.Codes(fourCodes, 6), xb + 3 * chunkStride, ref s0, ref s1, ref s2, ref s3, ref s4, ref s5, ref s6, ref s7);
             Avx512TernaryKernel.AccumulateEight(Avx512Vbmi.PermuteVar64x8x2(fifth0, bytes, fifth1), xb + 4 * chunkStride, ref s0, ref s1, ref s2, ref s3, ref s4, ref s5, ref s6, ref s7);
         }
         byte* tail = row + blocks * FiveTritPacking.BlockBytes;
