@@ -140,10 +140,7 @@ static class CompareMode
     static void Settle(GemvEngine engine)
     {
         Thread.Sleep(SettlePause);
-        long start = Stopwatch.GetTimestamp();
-        do
-            engine.Run();
-        while (Stopwatch.GetElapsedTime(start) < SettleCalls);
+        RunFor(engine, SettleCalls);
     }
 
     static readonly TimeSpan SettlePause = TimeSpan.FromMilliseconds(10), SettleCalls = TimeSpan.FromMilliseconds(5);
@@ -156,15 +153,23 @@ static class CompareMode
     static int Calibrate(GemvEngine engine, double batchMs)
     {
         long start = Stopwatch.GetTimestamp();
+        int calls = RunFor(engine, TimeSpan.FromMilliseconds(batchMs));
+        double perCall = Stopwatch.GetElapsedTime(start).TotalMilliseconds / calls;
+        return (int)Math.Clamp(batchMs / perCall, 1, 1_000_000);
+    }
+
+    /// <summary>Calls the engine until <paramref name="time"/> has passed (at least once); returns the calls.</summary>
+    static int RunFor(GemvEngine engine, TimeSpan time)
+    {
+        long start = Stopwatch.GetTimestamp();
         int calls = 0;
         do
         {
             engine.Run();
             calls++;
         }
-        while (Stopwatch.GetElapsedTime(start).TotalMilliseconds < batchMs);
-        double perCall = Stopwatch.GetElapsedTime(start).TotalMilliseconds / calls;
-        return (int)Math.Clamp(batchMs / perCall, 1, 1_000_000);
+        while (Stopwatch.GetElapsedTime(start) < time);
+        return calls;
     }
 
     /// <summary>All engines multiply the same matrix and input; a large disagreement means a broken binding or kernel.</summary>
