@@ -30,7 +30,7 @@ public sealed record HfConfig
         }
         catch (JsonException e)
         {
-            throw new PackerException($"config.json is not valid JSON ({e.Message}).");
+            throw new PackerException($"config.json is not valid JSON ({Format.Container.JsonErrorText.Position(e)}); fix it or download it again.");
         }
         using (doc)
             return Parse(doc.RootElement);

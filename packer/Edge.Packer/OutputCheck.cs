@@ -7,6 +7,7 @@ public static class OutputCheck
     {
         if (Directory.Exists(outputPath))
             throw new PackerException($"Output {outputPath} is a folder; give a file name, e.g. {Path.Combine(outputPath, "model.edge")}.");
+        Format.Container.OutputPath.EnsureReplaceable(outputPath);
         if (File.Exists(outputPath) && !force)
             throw new PackerException($"Output {outputPath} already exists; pass --force to overwrite it.");
         string? folder = Path.GetDirectoryName(Path.GetFullPath(outputPath));

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Edge.CommandLine;
 using Edge.Packer.Safetensors;
 
 namespace Edge.Packer;
@@ -15,15 +16,23 @@ public static class Program
         var name = NameOption();
         var force = ForceOption();
         var packing = PackingOption();
-        var root = new RootCommand("edge-pack: convert a MatMul-free LM (HGRN-Bit) checkpoint into an Edge model file.")
+        const string about = "edge-pack: convert a MatMul-free LM (HGRN-Bit) checkpoint into an Edge model file.";
+        var root = new RootCommand(about)
         {
             checkpoint, output, name, force, packing,
             SynthCommand(stdout, stderr),
         };
         root.SetAction((parse, cancel) => Guard(stdout, stderr, () =>
             new CheckpointPacker(stderr) { Packing = Packings[parse.GetValue(packing)!] }.Pack(parse.GetValue(checkpoint)!, parse.GetValue(output)!, parse.GetValue(name), parse.GetValue(force), cancel)));
+        // `synth` is parsed under a root without the checkpoint argument: System.CommandLine shows a parent's
+        // arguments in a subcommand's usage, and synth takes no checkpoint.
+        if (args.Length > 0 && args[0] == "synth")
+            root = new RootCommand(about) { SynthCommand(stdout, stderr) };
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+            return ParseErrorText.Report(parse, "edge-pack", stderr);
         var config = new InvocationConfiguration { Output = stdout, Error = stderr };
-        return await root.Parse(args).InvokeAsync(config);
+        return await parse.InvokeAsync(config);
     }
 
     static Command SynthCommand(TextWriter stdout, TextWriter stderr)
@@ -62,6 +71,13 @@ public static class Program
             throw new PackerException("Give --preset 370m|1.3b|2.7b, or all of --hidden, --layers and --vocab.");
         if (h <= 0)
             throw new PackerException($"--hidden {h} must be positive.");
+        if (l <= 0)
+            throw new PackerException($"--layers {l} must be positive.");
+        int pieces = SyntheticModel.PlaceholderTokenizer().PieceCount;
+        if (v < pieces)
+            throw new PackerException($"--vocab {v} is smaller than the {pieces} pieces of the placeholder tokenizer every synthetic model carries; give --vocab {pieces} or more.");
+        if (intermediate is <= 0)
+            throw new PackerException($"--intermediate {intermediate} must be positive.");
         return new SyntheticShape($"{h}x{l}", h, l, v, intermediate ?? Format.Container.HgrnBitConfig.DefaultIntermediateSize(h, 4));
     }
 

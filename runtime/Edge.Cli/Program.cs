@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Edge.Cli.Commands;
+using Edge.CommandLine;
 
 namespace Edge.Cli;
 
@@ -19,6 +20,8 @@ public static class Program
             FpgaCommand.Create(stdout, stderr),
         };
         var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+            return ParseErrorText.Report(parse, "edge", stderr);
         var config = new InvocationConfiguration { Output = stdout, Error = stderr };
         return await parse.InvokeAsync(config);
     }

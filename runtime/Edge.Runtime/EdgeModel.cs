@@ -11,7 +11,7 @@ public sealed record LoadOptions
     /// <summary>Kernel name (see <see cref="KernelFactory"/>); null picks <c>EDGE_KERNEL</c> or the fastest.</summary>
     public string? Kernel { get; init; }
 
-    /// <summary>Worker threads for the matrix products; 0 means one per physical core.</summary>
+    /// <summary>Worker threads for the matrix products, at most <see cref="TernaryExecutor.MaxThreads"/>; 0 means one per physical core.</summary>
     public int Threads { get; init; }
 
     /// <summary>Tokens per batch during prefill.</summary>
@@ -55,6 +55,8 @@ public sealed class EdgeModel : IDisposable
     public static EdgeModel Load(string path, LoadOptions? options = null)
     {
         options ??= new LoadOptions();
+        if (options.Threads < 0 || options.Threads > TernaryExecutor.MaxThreads)
+            throw new ArgumentException($"Threads = {options.Threads} is out of range: give 1 to {TernaryExecutor.MaxThreads}, or 0 for one per physical core.");
         var file = ModelFile.Open(path, inMemory: !options.MemoryMap);
         try
         {

@@ -98,7 +98,7 @@ public sealed class CheckpointReader : IDisposable
         }
         catch (JsonException e)
         {
-            throw new PackerException($"{IndexFileName} is not valid JSON ({e.Message}).");
+            throw new PackerException($"{IndexFileName} is not valid JSON ({Format.Container.JsonErrorText.Position(e)}); fix it or download it again.");
         }
         using (doc)
         {

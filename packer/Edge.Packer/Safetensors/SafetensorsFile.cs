@@ -86,7 +86,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
         }
         catch (JsonException e)
         {
-            throw Corrupt($"its header is not valid JSON ({e.Message})");
+            throw Corrupt($"its header is not valid JSON ({Format.Container.JsonErrorText.Position(e)})");
         }
         using (doc)
         {

@@ -21,7 +21,7 @@ static class BenchCommand
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var model = new Option<string>("--model", "-m") { Description = "Model file (.edge) written by edge-pack", Required = true };
+        var model = new CommonOptions().Model;
         var prompt = new Option<int>("--n-prompt", "-p") { Description = "Prompt tokens for the prefill test (random ids, run in batches)", DefaultValueFactory = _ => 512 };
         var generate = new Option<int>("--n-gen", "-n") { Description = "Tokens for the decode test (one Forward call each)", DefaultValueFactory = _ => 128 };
         var threads = new Option<string>("--threads", "-t") { Description = "Comma-separated thread counts, e.g. 1,2", DefaultValueFactory = _ => DefaultThreads() };
@@ -38,7 +38,7 @@ static class BenchCommand
         command.SetAction((parse, cancel) => CliErrors.Guard(stderr, () =>
         {
             var settings = new BenchSettings(
-                parse.GetValue(model)!,
+                parse.GetValue(model) ?? BundledModel.Locate(),
                 Positive(parse.GetValue(prompt), "--n-prompt"),
                 Positive(parse.GetValue(generate), "--n-gen"),
                 ParseThreads(parse.GetValue(threads)),
@@ -52,8 +52,7 @@ static class BenchCommand
             long memory = AvailableMemoryBytes();
             if (settings.BandwidthBufferBytes > memory / 2)
                 throw new ArgumentException($"--bandwidth-mib {settings.BandwidthBufferBytes >> 20} needs more than half of this machine's {memory >> 20} MiB; give a smaller buffer (it only has to exceed the last-level cache).");
-            if (!File.Exists(settings.ModelPath))
-                throw new FileNotFoundException($"Model file {settings.ModelPath} does not exist.");
+            ModelFile.CheckPath(settings.ModelPath);
 
             var results = Run(settings, stderr, cancel);
             if (format == "json")
@@ -112,8 +111,9 @@ static class BenchCommand
         var counts = new List<int>();
         foreach (string part in parts)
         {
-            if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int n) || n < 1)
+            if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int n))
                 throw new ArgumentException($"--threads takes whole numbers ≥ 1 separated by commas; \"{part}\" is not one.");
+            CommonOptions.CheckThreads(n);
             if (!counts.Contains(n))
                 counts.Add(n);
         }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Edge.Runtime;
+using Edge.Runtime.Kernels;
 
 namespace Edge.Cli.Commands;
 
@@ -8,7 +9,7 @@ sealed class CommonOptions
 {
     public Option<string?> Model { get; } = new("--model", "-m") { Description = $"Model file (.edge) written by edge-pack (default: ${BundledModel.Variable}, then the bundled {BundledModel.FileName})" };
 
-    public Option<int> Threads { get; } = new("--threads", "-t") { Description = "Worker threads (default: one per core)" };
+    public Option<int?> Threads { get; } = new("--threads", "-t") { Description = $"Worker threads, 1 to {Environment.ProcessorCount} (this machine's logical cores; default: one per physical core, {TernaryExecutor.DefaultThreads})" };
 
     public Option<string?> Kernel { get; } = new("--kernel") { Description = "Force a ternary kernel (see `edge inspect --cpu`); also EDGE_KERNEL" };
 
@@ -27,10 +28,17 @@ sealed class CommonOptions
     /// <param name="repackFiveTrit">Repack 1.6-bit matrices to 2-bit even where a kernel reads them (for --offload).</param>
     public EdgeModel Load(ParseResult parse, bool repackFiveTrit = false)
     {
-        int threads = parse.GetValue(Threads);
-        if (threads < 0)
-            throw new ArgumentException($"--threads must be ≥ 0 (got {threads}).");
+        int threads = parse.GetValue(Threads) is int t ? CheckThreads(t) : 0;
         string path = parse.GetValue(Model) ?? BundledModel.Locate();
         return EdgeModel.Load(path, new LoadOptions { Threads = threads, Kernel = parse.GetValue(Kernel), MemoryMap = !parse.GetValue(NoMmap), RepackFiveTrit = repackFiveTrit });
     }
+
+    /// <summary>
+    /// More threads than logical cores only makes them wait for each other (and thousands abort the process), and 0
+    /// is more likely a slip than a wish for the default, which leaving the flag out gives.
+    /// </summary>
+    public static int CheckThreads(int threads) =>
+        threads >= 1 && threads <= Environment.ProcessorCount
+            ? threads
+            : throw new ArgumentException($"--threads {threads} is out of range: give 1 to {Environment.ProcessorCount} (the logical cores of this machine), or leave it out for one per physical core.");
 }

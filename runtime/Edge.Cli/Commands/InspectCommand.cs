@@ -13,7 +13,7 @@ static class InspectCommand
 {
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var model = new Option<string?>("--model", "-m") { Description = $"Model file to describe (default: the bundled {BundledModel.FileName})" };
+        var model = new Option<string?>("--model", "-m") { Description = $"Model file to describe (default: ${BundledModel.Variable}, then the bundled {BundledModel.FileName})" };
         var tensors = new Option<bool>("--tensors") { Description = "List every tensor" };
         var verify = new Option<bool>("--verify") { Description = "Recompute every tensor checksum" };
         var cpu = new Option<bool>("--cpu") { Description = "Show the CPU features and the ternary kernel Edge will use" };
@@ -25,13 +25,15 @@ static class InspectCommand
         command.SetAction((parse, cancel) => CliErrors.Guard(stderr, () =>
         {
             string? path = parse.GetValue(model);
+            bool listTensors = parse.GetValue(tensors), verifyChecksums = parse.GetValue(verify);
             if (parse.GetValue(cpu))
             {
                 DescribeCpu(stdout);
-                if (path is null)
+                // --cpu alone is about the machine; a model flag next to it asks for the (bundled) model too.
+                if (path is null && !listTensors && !verifyChecksums)
                     return Task.FromResult(0);
             }
-            return Task.FromResult(DescribeModel(stdout, stderr, path ?? BundledModel.Locate(), parse.GetValue(tensors), parse.GetValue(verify)));
+            return Task.FromResult(DescribeModel(stdout, stderr, path ?? BundledModel.Locate(), listTensors, verifyChecksums));
         }));
         return command;
     }

@@ -25,9 +25,8 @@ public sealed unsafe class ModelFile : IDisposable
     ModelFile(string path, bool inMemory)
     {
         Path = path;
+        CheckPath(path);
         var info = new FileInfo(path);
-        if (!info.Exists)
-            throw new FileNotFoundException($"Model file {path} does not exist.", path);
         FileLength = info.Length;
         if (FileLength < ModelFileLayout.HeaderSize)
             throw Invalid($"it is {FileLength} bytes, shorter than the {ModelFileLayout.HeaderSize}-byte header");
@@ -49,6 +48,15 @@ public sealed unsafe class ModelFile : IDisposable
     /// <summary>Maps and validates a model file.</summary>
     /// <param name="inMemory">Read the whole file into process memory instead of mapping it (<c>--no-mmap</c>).</param>
     public static ModelFile Open(string path, bool inMemory = false) => new(path, inMemory);
+
+    /// <summary>Throws what <see cref="Open"/> would for a path that names no file, so a command can fail before other work.</summary>
+    public static void CheckPath(string path)
+    {
+        if (Directory.Exists(path))
+            throw new FileNotFoundException($"Model file {path} is a folder; give the path of the .edge file in it.", path);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"Model file {path} does not exist.", path);
+    }
 
     /// <summary>Whether the bytes are the page cache's, mapped (else a private copy read at open).</summary>
     public bool IsMapped { get; }

@@ -26,6 +26,7 @@ public sealed class ModelFileWriter : IDisposable
         string? dir = Path.GetDirectoryName(_path);
         if (dir is not null && !Directory.Exists(dir))
             throw new DirectoryNotFoundException($"The output folder {dir} does not exist.");
+        OutputPath.EnsureReplaceable(_path);
         _tempPath = _path + ".partial-" + Environment.ProcessId;
         _metadata = metadata.ToJson();
         // Writes of whole huge pages leave the file in the page cache as huge folios where the file system keeps them
@@ -104,6 +105,7 @@ public sealed class ModelFileWriter : IDisposable
         _file.Write(header);
         _file.Flush(flushToDisk: true);
         _file.Dispose();
+        OutputPath.EnsureReplaceable(_path); // again: the name may have been taken while the pack ran
         File.Move(_tempPath, _path, overwrite: true);
         _committed = true;
     }

@@ -86,7 +86,7 @@ public sealed record ModelMetadata
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"The metadata block is not valid JSON: {e.Message}");
+            throw new InvalidDataException($"The metadata block is not valid JSON ({JsonErrorText.Position(e)}): the file is damaged; copy or pack it again.");
         }
         using (doc)
         {

@@ -51,7 +51,21 @@ public static class KernelFactory
     static readonly FiveTritVbmiKernel? FiveTrit = FiveTritVbmiKernel.IsSupported ? new FiveTritVbmiKernel() : null;
 
     /// <summary>The kernel named by <c>EDGE_KERNEL</c>, or else the fastest available.</summary>
-    public static TernaryKernel Default => Select(Environment.GetEnvironmentVariable(OverrideVariable));
+    public static TernaryKernel Default
+    {
+        get
+        {
+            string? forced = Environment.GetEnvironmentVariable(OverrideVariable);
+            try
+            {
+                return Select(forced);
+            }
+            catch (ArgumentException e)
+            {
+                throw new ArgumentException($"{OverrideVariable}={forced}: {e.Message} Change or unset {OverrideVariable}.");
+            }
+        }
+    }
 
     /// <summary>Looks a kernel up by name; null or empty means the fastest available.</summary>
     public static TernaryKernel Select(string? name)
@@ -62,6 +76,6 @@ public static class KernelFactory
             if (string.Equals(k.Name, name.Trim(), StringComparison.OrdinalIgnoreCase))
                 return k;
         throw new ArgumentException(
-            $"Kernel \"{name}\" is not available on this CPU ({OverrideVariable}). Available: {string.Join(", ", Available.Select(k => k.Name))}.");
+            $"Kernel \"{name}\" is not available on this CPU. Available: {string.Join(", ", Available.Select(k => k.Name))}.");
     }
 }

@@ -100,7 +100,8 @@ public sealed unsafe class TernaryExecutor : IDisposable
     public TernaryExecutor(TernaryKernel kernel, int threads = 1, TernaryKernel? fiveTritKernel = null)
     {
         ArgumentNullException.ThrowIfNull(kernel);
-        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        if (threads < 1 || threads > MaxThreads)
+            throw new ArgumentException($"{threads} worker threads is out of range: give 1 to {MaxThreads} (this machine has {Environment.ProcessorCount} logical cores).", nameof(threads));
         if (kernel.Layout != TensorType.Ternary2)
             throw new ArgumentException($"{kernel.Name} reads {kernel.Layout} matrices; the first kernel must read 2-bit ones.", nameof(kernel));
         if (fiveTritKernel != null && fiveTritKernel.Layout != TensorType.TernaryFiveTrit)
@@ -144,6 +145,12 @@ public sealed unsafe class TernaryExecutor : IDisposable
     /// read, every logical processor counts.
     /// </summary>
     public static int DefaultThreads { get; } = PhysicalCores();
+
+    /// <summary>
+    /// The most workers an executor starts: beyond a few per core they only wait for each other, and thousands
+    /// exhaust the process's memory for stacks (the runtime then aborts instead of throwing).
+    /// </summary>
+    public static int MaxThreads { get; } = Math.Max(64, 4 * Environment.ProcessorCount);
 
     /// <summary>y[b, 0..Rows) = W · x[b] for a batch of n activation vectors (see <see cref="TernaryKernel.MatMul"/>).</summary>
     public void MatMul(in TernaryMatrix w, ReadOnlySpan<sbyte> x, ReadOnlySpan<int> xSums, int n, Span<int> y)
