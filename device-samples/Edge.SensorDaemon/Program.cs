@@ -18,11 +18,12 @@ if (args.Contains("--help") || args.Contains("-h"))
     Console.WriteLine("""
         edge-sensord: turns button presses, motion, temperature changes and MQTT requests into generated text.
 
-        Usage: edge-sensord [--simulate] [--Section:Key=value ...]
+        Usage: edge-sensord [--simulate] [-m FILE] [--Section:Key=value ...]
 
           --simulate          run on a PC with simulated GPIO, BME280 and LCD; keys b/m/t/T/q fire triggers.
-          --Model:Path=FILE   the model (default: $EDGE_MODEL, then the bundled models/kjv-brown-36m.edge);
-                              any appsettings.json key can be set like this, or as EDGE_MODEL__PATH=FILE.
+          -m, --model FILE    the model, the same as --Model:Path=FILE or EDGE_MODEL__PATH=FILE (default:
+                              $EDGE_MODEL, then the bundled kjv-brown-36m.edge in ./models or beside the executable);
+                              any appsettings.json key can be set like --Model:Path.
 
         Settings: appsettings.json next to the executable; see device-samples/README.md.
         """);
@@ -30,7 +31,16 @@ if (args.Contains("--help") || args.Contains("-h"))
 }
 
 bool simulate = args.Contains("--simulate");
-string[] hostArgs = [.. args.Where(a => a != "--simulate")];
+string[] hostArgs;
+try
+{
+    hostArgs = ModelFlag.ToConfiguration([.. args.Where(a => a != "--simulate")]);
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine($"edge-sensord: {e.Message}");
+    return 2;
+}
 var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = hostArgs, ContentRootPath = AppContext.BaseDirectory });
 builder.Configuration.AddEnvironmentVariables("EDGE_");
 builder.Configuration.AddCommandLine(hostArgs); // the command line wins over EDGE_ variables
@@ -49,7 +59,7 @@ if (errors.Count > 0)
 ITextGenerator generator;
 try
 {
-    string modelPath = string.IsNullOrWhiteSpace(options.Model.Path) ? BundledModel.Locate() : options.Model.Path;
+    string modelPath = string.IsNullOrWhiteSpace(options.Model.Path) ? LocateBundledModel() : options.Model.Path;
     generator = EdgeTextGenerator.Load(modelPath, options.Model.Threads);
 }
 catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException)
@@ -98,4 +108,18 @@ catch (Exception e) when (e is not OperationCanceledException)
 finally
 {
     (generator as IDisposable)?.Dispose();
+}
+
+static string LocateBundledModel()
+{
+    try
+    {
+        return BundledModel.Locate();
+    }
+    catch (FileNotFoundException)
+    {
+        throw new FileNotFoundException(
+            $"No model given and the bundled {BundledModel.FileName} is neither in ./models nor beside the executable. " +
+            $"Pass -m <file.edge>, set Model:Path in appsettings.json or {BundledModel.Variable}, or copy models/{BundledModel.FileName} next to edge-sensord.");
+    }
 }

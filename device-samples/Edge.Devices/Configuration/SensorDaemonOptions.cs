@@ -22,8 +22,10 @@ public sealed class SensorDaemonOptions
         var errors = new List<string>();
         if (Model.MaxTokens is < 1 or > 4096)
             errors.Add($"Model:MaxTokens must be 1–4096 (got {Model.MaxTokens}).");
-        if (Model.Threads < 0)
-            errors.Add($"Model:Threads must be ≥ 0, 0 meaning one per core (got {Model.Threads}).");
+        if (Model.MinTokens < 0)
+            errors.Add($"Model:MinTokens must be ≥ 0, 0 letting the model end the text at once (got {Model.MinTokens}).");
+        if (Model.Threads < 0 || Model.Threads > Environment.ProcessorCount)
+            errors.Add($"Model:Threads must be 0–{Environment.ProcessorCount} (this machine's logical cores), 0 meaning one per core (got {Model.Threads}).");
         try
         {
             Sampling.ToRuntime().Validate();
@@ -88,6 +90,13 @@ public sealed class ModelSettings
     public int Threads { get; set; }
 
     public int MaxTokens { get; set; } = 48;
+
+    /// <summary>
+    /// End-of-text is not sampled before this many tokens: with the default prompts the bundled model ended the text
+    /// at once for 4 of 20 seeds, which left the LCD blank. 0 lets the model end anytime; a request's smaller
+    /// MaxTokens wins.
+    /// </summary>
+    public int MinTokens { get; set; } = 8;
 
     /// <summary>Generated once at start-up so the first real trigger does not pay for page faults.</summary>
     public string WarmupPrompt { get; set; } = "Hello";

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using Edge.Devices.Readings;
 
@@ -64,15 +65,18 @@ public static class FleetMessages
         }
         catch (JsonException e)
         {
-            error = "the payload is not valid JSON (" + e.Message + ")";
+            error = $"the payload is not valid JSON ({Edge.Format.Container.JsonErrorText.Position(e)})";
             return null;
         }
     }
 
+    /// <summary>Escapes only what JSON requires: the default encoder writes quotes and non-ASCII text (°C) as \u escapes meant for HTML.</summary>
+    public static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     public static byte[] WriteRequest(string id, string prompt, int? maxTokens)
     {
         var buffer = new ArrayBufferWriter<byte>();
-        using (var json = new Utf8JsonWriter(buffer))
+        using (var json = new Utf8JsonWriter(buffer, WriterOptions))
         {
             json.WriteStartObject();
             json.WriteString("id", id);
@@ -88,7 +92,7 @@ public static class FleetMessages
     public static byte[] WriteResult(string? id, string worker, string source, string text, SensorReadings readings, DateTimeOffset at, TimeSpan elapsed, string? error = null)
     {
         var buffer = new ArrayBufferWriter<byte>();
-        using (var json = new Utf8JsonWriter(buffer))
+        using (var json = new Utf8JsonWriter(buffer, WriterOptions))
         {
             json.WriteStartObject();
             if (id is not null)

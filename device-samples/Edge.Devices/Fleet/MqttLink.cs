@@ -139,7 +139,7 @@ public sealed partial class MqttLink(MqttSettings settings, string clientId, ILo
     string StatusPayload(bool online)
     {
         using var buffer = new MemoryStream();
-        using (var json = new System.Text.Json.Utf8JsonWriter(buffer))
+        using (var json = new System.Text.Json.Utf8JsonWriter(buffer, FleetMessages.WriterOptions))
         {
             json.WriteStartObject();
             json.WriteString("state", online ? "online" : "offline");

@@ -29,8 +29,10 @@ public sealed class EdgeTextGenerator : ITextGenerator, IDisposable
     /// <summary>Loads a model; a missing or damaged file throws with a message that says what to do.</summary>
     public static EdgeTextGenerator Load(string path, int threads)
     {
+        if (Directory.Exists(path))
+            throw new FileNotFoundException($"Model path \"{path}\" is a folder: give the .edge file in it (-m, Model:Path or EDGE_MODEL__PATH).", path);
         if (!File.Exists(path))
-            throw new FileNotFoundException($"Model file \"{path}\" does not exist: set Model:Path (or EDGE_MODEL__PATH) to a packed model made with edge-pack.", path);
+            throw new FileNotFoundException($"Model file \"{path}\" does not exist: pass -m or set Model:Path (or EDGE_MODEL__PATH) to a packed model made with edge-pack.", path);
         return new EdgeTextGenerator(EdgeModel.Load(path, new LoadOptions { Threads = threads }), path);
     }
 
@@ -39,7 +41,7 @@ public sealed class EdgeTextGenerator : ITextGenerator, IDisposable
         await _oneAtATime.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var generation = new GenerationRequest { Prompt = request.Prompt, MaxTokens = request.MaxTokens, Sampling = request.Sampling };
+            var generation = new GenerationRequest { Prompt = request.Prompt, MaxTokens = request.MaxTokens, MinTokens = Math.Min(request.MinTokens, request.MaxTokens), Sampling = request.Sampling };
             await foreach (var piece in _generator.GenerateAsync(generation, cancellationToken).ConfigureAwait(false))
                 yield return piece.Text;
         }

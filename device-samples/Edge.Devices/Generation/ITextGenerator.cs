@@ -2,8 +2,8 @@ using Edge.Runtime.Sampling;
 
 namespace Edge.Devices.Generation;
 
-/// <summary>A prompt and the limits to generate it with.</summary>
-public sealed record TextRequest(string Prompt, int MaxTokens, SamplingOptions Sampling);
+/// <summary>A prompt and the limits to generate it with; end-of-text is not sampled before <paramref name="MinTokens"/> tokens.</summary>
+public sealed record TextRequest(string Prompt, int MaxTokens, SamplingOptions Sampling, int MinTokens = 0);
 
 /// <summary>
 /// What the daemon needs from a language model: stream text for a prompt. The production implementation is

@@ -135,7 +135,7 @@ public sealed partial class SensorTriggerService : BackgroundService
         int maxTokens = trigger.Request?.MaxTokens ?? _options.Model.MaxTokens;
         try
         {
-            await foreach (var piece in _generator.GenerateAsync(new TextRequest(trigger.Prompt, maxTokens, _options.Sampling.ToRuntime()), stoppingToken).ConfigureAwait(false))
+            await foreach (var piece in _generator.GenerateAsync(new TextRequest(trigger.Prompt, maxTokens, _options.Sampling.ToRuntime(), _options.Model.MinTokens), stoppingToken).ConfigureAwait(false))
                 text.Append(piece);
             return new GenerationOutcome(trigger, text.ToString(), clock.Elapsed, Cancelled: false);
         }

@@ -18,19 +18,32 @@ public sealed partial class LcdSink(ICharacterLcd lcd, TimeSpan pageTime, TimePr
 
     public Task WriteAsync(GenerationOutcome outcome, CancellationToken cancellationToken)
     {
-        _paging?.Cancel();
-        _paging?.Dispose();
-        var lines = Wrap(outcome.Text.Trim(), lcd.Size.Width);
+        StopPaging();
+        var lines = Wrap(outcome.NoText ? GenerationOutcome.NoTextNotice : outcome.Text.Trim(), lcd.Size.Width);
         var pages = lines.Chunk(lcd.Size.Height).ToList();
         if (pages.Count == 0)
             pages.Add([""]);
-        Show(pages[0]);
+        Show(pages[0], CancellationToken.None);
         if (pages.Count > 1)
         {
-            _paging = new CancellationTokenSource();
-            _ = TurnPagesAsync(pages, _paging.Token);
+            var paging = new CancellationTokenSource();
+            _paging = paging;
+            _ = TurnPagesAsync(pages, paging.Token);
         }
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Ends the previous text's paging. The field is cleared with the dispose: a single-page text starts no paging,
+    /// and the next write or the shutdown must not cancel the disposed source again.
+    /// </summary>
+    void StopPaging()
+    {
+        var paging = Interlocked.Exchange(ref _paging, null);
+        if (paging is null)
+            return;
+        paging.Cancel();
+        paging.Dispose();
     }
 
     async Task TurnPagesAsync(List<string[]> pages, CancellationToken cancellationToken)
@@ -40,7 +53,7 @@ public sealed partial class LcdSink(ICharacterLcd lcd, TimeSpan pageTime, TimePr
             for (int page = 1; ; page = (page + 1) % pages.Count)
             {
                 await Task.Delay(pageTime, time, cancellationToken).ConfigureAwait(false);
-                Show(pages[page]);
+                Show(pages[page], cancellationToken);
             }
         }
         catch (OperationCanceledException)
@@ -52,10 +65,13 @@ public sealed partial class LcdSink(ICharacterLcd lcd, TimeSpan pageTime, TimePr
         }
     }
 
-    void Show(string[] page)
+    /// <param name="paging">Cancelled once a newer text is shown: a page turn that woke just before must not cover it.</param>
+    void Show(string[] page, CancellationToken paging)
     {
         lock (_display)
         {
+            if (paging.IsCancellationRequested)
+                return;
             lcd.Clear();
             for (int row = 0; row < page.Length; row++)
             {
@@ -107,11 +123,7 @@ public sealed partial class LcdSink(ICharacterLcd lcd, TimeSpan pageTime, TimePr
                 span[i] = source[i] switch { '°' => (char)0xDF, >= ' ' and <= '}' => source[i], _ => '?' };
         });
 
-    public void Dispose()
-    {
-        _paging?.Cancel();
-        _paging?.Dispose();
-    }
+    public void Dispose() => StopPaging();
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The LCD stopped answering while paging: {Message}")]
     partial void LogLcdFailed(string message);

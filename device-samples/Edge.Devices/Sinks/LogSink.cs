@@ -9,10 +9,16 @@ public sealed partial class LogSink(ILogger<LogSink> logger) : IGenerationSink
 
     public Task WriteAsync(GenerationOutcome outcome, CancellationToken cancellationToken)
     {
-        LogGeneration(outcome.Trigger.Source.ToString(), outcome.Elapsed.TotalSeconds, outcome.Text.Trim());
+        if (outcome.NoText)
+            LogNoText(outcome.Trigger.Source.ToString(), outcome.Elapsed.TotalSeconds);
+        else
+            LogGeneration(outcome.Trigger.Source.ToString(), outcome.Elapsed.TotalSeconds, outcome.Text.Trim());
         return Task.CompletedTask;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Source} → ({Seconds:0.0} s) {Text}")]
     partial void LogGeneration(string source, double seconds, string text);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Source} → ({Seconds:0.0} s) no text: the model ended the text at once; raise Model:MinTokens to make it write something")]
+    partial void LogNoText(string source, double seconds);
 }

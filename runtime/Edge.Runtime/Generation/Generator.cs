@@ -13,6 +13,12 @@ public sealed record GenerationRequest
     /// <summary>Tokens to generate at most; generation also stops at EOS.</summary>
     public int MaxTokens { get; init; } = 128;
 
+    /// <summary>
+    /// End-of-text is not sampled before this many tokens (Hugging Face's <c>min_new_tokens</c>): a device that shows
+    /// every text on a display wants some text, and small models often end a prompt at once. 0 lets it end anytime.
+    /// </summary>
+    public int MinTokens { get; init; }
+
     public SamplingOptions Sampling { get; init; } = new();
 }
 
@@ -37,7 +43,8 @@ public sealed class Generator(EdgeModel model)
     /// <summary>Generates text piece by piece; cancel the token to stop early (the pieces so far stay valid).</summary>
     public async IAsyncEnumerable<GeneratedPiece> GenerateAsync(GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(request.MaxTokens);
+        if (request.MaxTokens < 0 || request.MinTokens < 0)
+            throw new ArgumentException($"MaxTokens ({request.MaxTokens}) and MinTokens ({request.MinTokens}) must be ≥ 0.");
         var tokenizer = model.Tokenizer;
         int[] prompt = tokenizer.Encode(request.Prompt);
         if (prompt.Length == 0)
@@ -59,6 +66,8 @@ public sealed class Generator(EdgeModel model)
         while (generated.Count < request.MaxTokens)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            if (generated.Count < request.MinTokens && (uint)tokenizer.EosId < (uint)_logits.Length)
+                _logits[tokenizer.EosId] = float.NegativeInfinity;
             int next = sampler.Sample(_logits);
             if (next == tokenizer.EosId)
             {
