@@ -5,10 +5,12 @@
 # analysis)": cycles per 1,000 weights, the busiest resource, G weights/s per core, and per Pi the compute and memory
 # bounds of decode.
 #
-#   scripts/arm-mca.sh [--no-publish] [--asm DIR]
+#   scripts/arm-mca.sh [--no-publish] [--asm DIR] [--x86]
 #
-#   --no-publish  analyse artifacts/linux-arm64 as it is (default: ./publish-aot.sh linux-arm64 first).
+#   --no-publish  analyse artifacts/linux-arm64 (and linux-x64) as they are (default: ./publish-aot.sh first).
 #   --asm DIR     also write each extracted loop (the llvm-mca input) to DIR/<loop>.s.
+#   --x86         also the AVX2 loops of the linux-x64 binary on llvm-mca's Zen 4 model, against the register-only
+#                 vpmaddubsw + vpaddw loop that bench/Edge.Benchmarks `peak` times (the prefill ceiling).
 #
 # A loop is found by its symbol (artifacts/symbols/linux-arm64/edge.dbg for Edge, the dynamic symbols for ggml): of
 # the backward branches inside the function, the shortest span holding all its multiply instructions is the inner
@@ -19,10 +21,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . eng/apt-ensure.sh
 
-publish=1 asm_dir=""
+publish=1 asm_dir="" x86=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-publish) publish=0 ;;
+    --x86) x86=1 ;;
     --asm) asm_dir=${2:?--asm needs a folder}; shift ;;
     -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0" >&2; exit 2 ;;
     *) echo "error: unknown option '$1' (try --help)." >&2; exit 2 ;;
@@ -54,15 +57,16 @@ extract() {
   range=$(awk -v s="$symbol" '$3 == s { start = $1; next } start != "" && $1 != start { print start, $1; exit }' "$work/symbols")
   [ -n "$range" ] || { echo "error: symbol $symbol not found in $symbols." >&2; exit 1; }
   set -- $range
-  "$objdump" -d --no-show-raw-insn --mattr=+dotprod --start-address=0x$1 --stop-address=0x$2 "$binary" |
+  "$objdump" -d --no-show-raw-insn $([[ $name == avx2* ]] || echo --mattr=+dotprod) --start-address=0x$1 --stop-address=0x$2 "$binary" |
   awk -F'\t' -v out="$work/$name.s" -v wout="$work/$name.weights" '
     function hex(s,   i, v) { v = 0; s = tolower(s); gsub(/[ :]/, "", s); sub(/^0x/, "", s)
       for (i = 1; i <= length(s); i++) v = v * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1; return v }
-    function macs(m) { if (m ~ /^[su]m(ull|lal)2?$/) return 8; if (m ~ /^[su]dot$/) return 16; return 0 }
+    function macs(m, a) { if (m ~ /^[su]m(ull|lal)2?$/) return 8; if (m ~ /^[su]dot$/) return 16
+      if (m == "vpmaddubsw") return a ~ /zmm/ ? 64 : a ~ /ymm/ ? 32 : 16; return 0 }
     /^ *[0-9a-f]+:/ {
       a = hex(substr($1, 1, index($1, ":") - 1)); n++
-      addr[n] = a; op[n] = $2; arg[n] = $3; mac[n] = macs($2); total += mac[n]
-      if ($2 ~ /^(b|b\..*|cbn?z|tbn?z)$/ && match($3, /0x[0-9a-f]+/)) {
+      addr[n] = a; op[n] = $2; arg[n] = $3; mac[n] = macs($2, $3); total += mac[n]
+      if ($2 ~ /^(b|b\..*|cbn?z|tbn?z|j[a-z]+)$/ && match($3, /0x[0-9a-f]+/)) {
         t = hex(substr($3, RSTART, RLENGTH)); if (t <= a) { nb++; bfrom[nb] = n; bto[nb] = t }
       }
     }
@@ -75,7 +79,7 @@ extract() {
       if (best == 0 || total == 0) { print "no inner loop with every multiply found" > "/dev/stderr"; exit 1 }
       print "loop:" > out
       for (i = 1; i <= bfrom[best]; i++) if (addr[i] >= bto[best]) {
-        a = arg[i]; if (op[i] ~ /^(b|b\..*|cbn?z|tbn?z)$/) sub(/0x[0-9a-f]+ <.*/, "loop", a)   # llvm-mca ignores where a branch goes
+        a = arg[i]; if (op[i] ~ /^(b|b\..*|cbn?z|tbn?z|j[a-z]+)$/) sub(/0x[0-9a-f]+ <.*/, "loop", a)   # llvm-mca ignores where a branch goes
         print "\t" op[i] "\t" a > out
       }
       print total > wout
@@ -180,4 +184,40 @@ for p in "${pis[@]}"; do
   awk -v pi="$pi" -v k="${kernel#edge-}-4tok" -v c="${cyc[$kernel-4tok/$cpu]}" -v d="${cyc[$kernel/$cpu]}" -v f="$ghz" 'BEGIN {
     w1 = f / (c / 1000); w4 = 4 * w1
     printf "| %s | %s | %.1f | %.1f | %.0f / %.0f | %.0f / %.0f | %.2f |\n", pi, k, w1, w4, w1 / 0.3083, w4 / 0.3083, w1 / 0.03146, w4 / 0.03146, c / d }'
+done
+
+[ "$x86" = 1 ] || exit 0
+
+# x86: the AVX2 decode and 8-token batched loops against the prefill ceiling, on llvm-mca's Zen 4 model.
+if [ "$publish" = 1 ]; then ./publish-aot.sh linux-x64 >&2; fi
+x64=artifacts/linux-x64/edge x64_symbols=artifacts/symbols/linux-x64/edge.dbg
+[ -f "$x64" ] && [ -f "$x64_symbols" ] || { echo "error: $x64 or its symbols are missing; run ./publish-aot.sh linux-x64." >&2; exit 1; }
+extract avx2-4tok "$x64" "$x64_symbols" Edge_Runtime_Edge_Runtime_Kernels_Avx2TernaryKernel__DotFourTokens
+extract avx2-8tok "$x64" "$x64_symbols" Edge_Runtime_Edge_Runtime_Kernels_Avx2TernaryKernel__RowEightTokens
+# 24 multiply-adds per iteration into 8 accumulators (ymm6-13), products in ymm0-5, sources ymm14/15.
+{ echo "loop:"; for i in $(seq 0 23); do
+    printf '\tvpmaddubsw\t%%ymm14, %%ymm15, %%ymm%d\n\tvpaddw\t%%ymm%d, %%ymm%d, %%ymm%d\n' $((i % 6)) $((i % 6)) $((i % 8 + 6)) $((i % 8 + 6))
+  done; printf '\tdecq\t%%rcx\n\tjne\tloop\n'; } > "$work/peak-ymm.s"
+echo $((24 * 32)) > "$work/peak-ymm.weights"
+[ -z "$asm_dir" ] || cp "$work"/avx2-*.s "$work/peak-ymm.s" "$asm_dir/"
+echo
+echo "### x86 (llvm-mca -mcpu=znver4): cycles per 1,000 products against the vpmaddubsw + vpaddw ceiling"
+echo
+echo "| loop | products / iteration | instructions | Zen 4 cycles per 1,000 products (busiest resource) | of the ceiling |"
+echo "|---|---:|---:|---|---:|"
+read -r peak_cyc peak_who < <("$mca" -mtriple=x86_64 -mcpu=znver4 -iterations=400 "$work/peak-ymm.s" 2>/dev/null |
+  awk -v w=768 '/^Iterations:/ { it = $2 } /^Total Cycles:/ { cy = $3 } END { printf "%.2f x\n", cy / it * 1000 / w }')
+for name in peak-ymm avx2-8tok avx2-4tok; do
+  r=$("$mca" -mtriple=x86_64 -mcpu=znver4 -iterations=400 "$work/$name.s" 2>/dev/null |
+    awk -v w="$(cat "$work/$name.weights")" '
+      /^Iterations:/ { it = $2 } /^Total Cycles:/ { cy = $3 }
+      /^Resources:/ { res = 1; next }
+      res && /^\[/ { id = $1; sub(/^\[/, "", id); sub(/\]$/, "", id); rname[id] = $3; next }
+      res && /^$/ { res = 0 }
+      /^Resource pressure per iteration:/ { getline hdr; getline vals; nh = split(hdr, h, " "); split(vals, v, " ")
+        for (i = 1; i <= nh; i++) { id = h[i]; gsub(/[\[\]]/, "", id); if (v[i] != "-" && v[i] + 0 > max) { max = v[i] + 0; who = rname[id] } } }
+      END { printf "%.2f %s\n", cy / it * 1000 / w, who }')
+  set -- $r
+  awk -v n="$name" -v w="$(cat "$work/$name.weights")" -v i="$(($(wc -l < "$work/$name.s") - 1))" -v c="$1" -v who="$2" -v p="$peak_cyc" \
+    'BEGIN { printf "| %s | %d | %d | %.2f (%s) | %.0f %% |\n", n, w, i, c, who, 100 * p / c }'
 done
