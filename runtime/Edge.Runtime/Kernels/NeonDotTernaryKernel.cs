@@ -80,33 +80,40 @@ public sealed unsafe class NeonDotTernaryKernel : TernaryKernel
         return Vector128.Sum((a0 + Vector128.ShiftRightArithmetic(a1, 2)) + (Vector128.ShiftRightArithmetic(a2, 4) + a3));
     }
 
-    /// <summary>One weight row against four activation vectors: each 16 codes are unpacked once and used four times.</summary>
+    /// <summary>One code vector against the same 16 columns of four activation vectors k apart.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void SdotFourTokens(Vector128<sbyte> codes, sbyte* x, long k, long k2, long k3, ref Vector128<int> a0, ref Vector128<int> a1, ref Vector128<int> a2, ref Vector128<int> a3)
+    {
+        a0 = Sdot(a0, codes, x);
+        a1 = Sdot(a1, codes, x + k);
+        a2 = Sdot(a2, codes, x + k2);
+        a3 = Sdot(a3, codes, x + k3);
+    }
+
+    /// <summary>
+    /// One weight row against four activation vectors: each 16 codes are unpacked once and used four times. The
+    /// quarters and lanes are spelled out: written as loops with a switch on the lane, the JIT kept a jump table
+    /// in the inner loop.
+    /// </summary>
     static void DotFourTokens(byte* row, sbyte* x, int k, int blocks, out int r0, out int r1, out int r2, out int r3)
     {
         Vector128<int> a0 = default, a1 = default, a2 = default, a3 = default;
+        long k2 = 2L * k, k3 = 3L * k;
+        byte* wb = row;
+        sbyte* xb = x;
         for (int block = 0; block < blocks; block++)
         {
-            byte* wb = row + block * TernaryPacking.BlockBytes;
-            sbyte* xb = x + block * TernaryPacking.BlockWeights;
-            for (int quarter = 0; quarter < 4; quarter++)
+            for (int quarter = 0; quarter < 64; quarter += 16)
             {
-                var packed = AdvSimd.LoadVector128(wb + 16 * quarter);
-                for (int lane = 0; lane < 4; lane++)
-                {
-                    var codes = lane switch
-                    {
-                        0 => Codes(packed, 0),
-                        1 => Codes(packed, 2),
-                        2 => Codes(packed, 4),
-                        _ => Codes(packed, 6),
-                    };
-                    sbyte* xq = xb + 16 * quarter + 64 * lane;
-                    a0 = Sdot(a0, codes, xq);
-                    a1 = Sdot(a1, codes, xq + k);
-                    a2 = Sdot(a2, codes, xq + 2 * k);
-                    a3 = Sdot(a3, codes, xq + 3 * k);
-                }
+                var packed = AdvSimd.LoadVector128(wb + quarter);
+                sbyte* xq = xb + quarter;
+                SdotFourTokens(Codes(packed, 0), xq, k, k2, k3, ref a0, ref a1, ref a2, ref a3);
+                SdotFourTokens(Codes(packed, 2), xq + 64, k, k2, k3, ref a0, ref a1, ref a2, ref a3);
+                SdotFourTokens(Codes(packed, 4), xq + 128, k, k2, k3, ref a0, ref a1, ref a2, ref a3);
+                SdotFourTokens(Codes(packed, 6), xq + 192, k, k2, k3, ref a0, ref a1, ref a2, ref a3);
             }
+            wb += TernaryPacking.BlockBytes;
+            xb += TernaryPacking.BlockWeights;
         }
         r0 = Vector128.Sum(a0);
         r1 = Vector128.Sum(a1);
