@@ -14,6 +14,7 @@ public static class Program
         var root = new RootCommand("Edge: run MatMul-free (HGRN-Bit) language models on small devices.")
         {
             GenerateCommand.Create(stdout, stderr),
+            ChatCommand.Create(stdout, stderr),
             PerplexityCommand.Create(stdout, stderr),
             InspectCommand.Create(stdout, stderr),
             BenchCommand.Create(stdout, stderr),

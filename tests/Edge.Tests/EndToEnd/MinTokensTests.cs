@@ -21,16 +21,11 @@ public sealed class MinTokensTests
         for (ulong seed = 1; seed <= 20; seed++)
         {
             var sampling = new SamplingOptions { Seed = seed, RepeatPenalty = 1.1f };
-            await foreach (var _ in generator.GenerateAsync(new GenerationRequest { Prompt = ButtonPrompt, MaxTokens = 1, Sampling = sampling }, TestContext.Current.CancellationToken))
-            {
-            }
-            if (generator.LastResult!.Tokens.Length == 0)
+            var unforced = await generator.CompleteAsync(new GenerationRequest { Prompt = ButtonPrompt, MaxTokens = 1, Sampling = sampling }, TestContext.Current.CancellationToken);
+            if (unforced.Tokens.Length == 0)
                 endedAtOnce++;
 
-            await foreach (var _ in generator.GenerateAsync(new GenerationRequest { Prompt = ButtonPrompt, MaxTokens = 12, MinTokens = 8, Sampling = sampling }, TestContext.Current.CancellationToken))
-            {
-            }
-            var result = generator.LastResult!;
+            var result = await generator.CompleteAsync(new GenerationRequest { Prompt = ButtonPrompt, MaxTokens = 12, MinTokens = 8, Sampling = sampling }, TestContext.Current.CancellationToken);
             Assert.True(result.Tokens.Length >= 8, $"seed {seed}: {result.Tokens.Length} tokens");
             Assert.DoesNotContain(model.Tokenizer.EosId, result.Tokens);
         }
