@@ -38,6 +38,10 @@ public sealed class LayerWeights
 public sealed unsafe class HgrnBitWeights
 {
     public HgrnBitConfig Config { get; }
+
+    /// <summary>The file the mapped weights are in.</summary>
+    public ModelFile File { get; }
+
     public Half* Embeddings { get; }                     // (V, H) fp16, mapped
     public LayerWeights[] Layers { get; }                // (L)
     public float[] FinalNorm { get; }                    // (H)
@@ -52,6 +56,7 @@ public sealed unsafe class HgrnBitWeights
     public HgrnBitWeights(ModelFile file, bool readFiveTrit = false)
     {
         _readFiveTrit = readFiveTrit;
+        File = file;
         var c = file.Metadata.Config;
         c.Validate();
         Config = c;
