@@ -64,7 +64,13 @@ public static class FleetMessages
         }
         catch (JsonException e)
         {
-            error = "the payload is not valid JSON (" + e.Message + ")";
+            error = $"the payload is not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1})";
+            return null;
+        }
+        catch (InvalidOperationException)
+        {
+            // System.Text.Json checks a string's UTF-8 (and escaped surrogates) only when it is read.
+            error = "a string in the payload is not valid UTF-8 or Unicode";
             return null;
         }
     }
@@ -123,7 +129,7 @@ public static class FleetMessages
                 return new FleetReply(id.GetString()!, worker.GetString()!, text.GetString()!);
             return null;
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException) // invalid UTF-8 shows only when a string is read
         {
             return null;
         }
@@ -139,7 +145,7 @@ public static class FleetMessages
                 && document.RootElement.TryGetProperty("state", out var state)
                 && state.ValueEquals("online");
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException) // invalid UTF-8 shows only when a string is read
         {
             return false;
         }

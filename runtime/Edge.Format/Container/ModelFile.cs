@@ -149,6 +149,8 @@ public sealed unsafe class ModelFile : IDisposable
     /// <param name="head">The file's bytes (at least its first 2 GiB).</param>
     public static (uint Version, ModelMetadata Metadata, IReadOnlyList<TensorInfo> Tensors) Parse(ReadOnlySpan<byte> head, long fileLength)
     {
+        if (head.Length < ModelFileLayout.HeaderSize || fileLength < ModelFileLayout.HeaderSize)
+            throw Invalid($"it is {fileLength} bytes, shorter than the {ModelFileLayout.HeaderSize}-byte header");
         if (!head[..8].SequenceEqual(ModelFileLayout.Magic))
             throw Invalid("the magic bytes are wrong (is this a safetensors or GGUF file? convert it with edge-pack)");
         var h = head[..ModelFileLayout.HeaderSize];

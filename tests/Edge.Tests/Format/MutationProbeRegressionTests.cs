@@ -66,6 +66,16 @@ public sealed class MutationProbeRegressionTests : IDisposable
         Assert.Contains(field, AssertRefused(WriteValid(config)).Message);
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(7)]
+    [InlineData(63)]
+    public void ParsingBytesShorterThanTheHeaderIsARefusal(int length)
+    {
+        var e = Assert.Throws<InvalidDataException>(() => ModelFile.Parse(new byte[length], length));
+        Assert.Contains("shorter than the 64-byte header", e.Message);
+    }
+
     [Fact]
     public void ATableWhoseOffsetPlusLengthWrapsAroundIsRefused()
     {
