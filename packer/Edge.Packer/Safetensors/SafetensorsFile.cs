@@ -98,6 +98,8 @@ public sealed unsafe class SafetensorsFile : IDisposable
             {
                 if (entry.Name == "__metadata__")
                     continue;
+                if (entry.Name.Any(char.IsControl))
+                    throw Corrupt("a tensor name in its header holds control characters (line breaks, escapes)");
                 var tensor = ParseEntry(entry.Name, entry.Value, dataStart);
                 if (!tensors.TryAdd(tensor.Name, tensor))
                     throw Corrupt($"tensor {tensor.Name} appears twice in its header");

@@ -213,6 +213,8 @@ public sealed unsafe class ModelFile : IDisposable
             {
                 throw Invalid($"tensor table entry {i} has a name that is not UTF-8");
             }
+            if (name.Any(char.IsControl))
+                throw Invalid($"tensor table entry {i} has a name with control characters (line breaks, escapes)");
             p += nameLength;
             var type = (TensorType)table[p++];
             int rank = table[p++];

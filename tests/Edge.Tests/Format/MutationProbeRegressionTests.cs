@@ -77,6 +77,19 @@ public sealed class MutationProbeRegressionTests : IDisposable
     }
 
     [Fact]
+    public void ATensorNameWithALineBreakIsRefusedWithoutPrintingIt()
+    {
+        string path = WriteValid();
+        Mutate(path, b =>
+        {
+            var (table, _) = TableRange(b);
+            b[table + 2 + 1] = (byte)'\n'; // "blob" becomes "b\nob"
+            ResealBlocks(b);
+        });
+        Assert.Contains("control characters", AssertRefused(path).Message);
+    }
+
+    [Fact]
     public void ATableWhoseOffsetPlusLengthWrapsAroundIsRefused()
     {
         string path = WriteValid();

@@ -92,6 +92,13 @@ public sealed class PackerHardeningTests : IDisposable
     }
 
     [Fact]
+    public void ATensorNameWithALineBreakIsRefusedWithoutPrintingIt()
+    {
+        EditHeader(h => h.Replace("\"model.norm.weight\"", "\"model.norm\\nweight\""));
+        AssertPackFails("model.safetensors", "control characters");
+    }
+
+    [Fact]
     public void InvalidUtf8InConfigIsRefused()
     {
         byte[] config = File.ReadAllBytes(_checkpoint.ConfigPath);
