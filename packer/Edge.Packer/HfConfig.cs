@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Edge.Format.Text;
 using Edge.Format.Container;
 
 namespace Edge.Packer;
@@ -26,11 +27,11 @@ public sealed record HfConfig
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(File.ReadAllBytes(path));
+            doc = StrictJson.Parse(File.ReadAllBytes(path), "config.json");
         }
-        catch (JsonException e)
+        catch (InvalidDataException e)
         {
-            throw new PackerException($"config.json is not valid JSON ({Format.Container.JsonErrorText.Position(e)}); fix it or download it again.");
+            throw new PackerException($"{e.Message.TrimEnd('.')}; fix it or download it again.");
         }
         using (doc)
             return Parse(doc.RootElement);

@@ -1,10 +1,12 @@
-using Edge.Format.Tokenization;
+using Edge.Format.Container;
+using Edge.Runtime.Tokenization;
 
 namespace Edge.Packer;
 
 /// <summary>
-/// A SentencePiece <c>tokenizer.model</c>, checked just enough to catch a wrong or damaged file at pack time: it
-/// must parse as a SentencePiece <c>ModelProto</c> whose pieces fit the model's vocabulary.
+/// A SentencePiece <c>tokenizer.model</c>, checked at pack time by the loader <c>edge</c> itself uses
+/// (<see cref="EdgeTokenizer"/>), so a file edge-pack writes never fails to load for its tokenizer; its pieces must
+/// fit the model's vocabulary.
 /// </summary>
 public sealed class SentencePieceModel
 {
@@ -30,11 +32,11 @@ public sealed class SentencePieceModel
     {
         try
         {
-            return new SentencePieceModel(bytes, SentencePieceModelProto.Parse(bytes).Pieces.Count);
+            return new SentencePieceModel(bytes, new EdgeTokenizer(bytes, new TokenizerInfo()).VocabularySize);
         }
         catch (InvalidDataException e)
         {
-            throw new PackerException($"{what} is not a SentencePiece model: {e.Message}");
+            throw new PackerException($"{what} is not a SentencePiece model Edge can load ({(e.InnerException ?? e).Message.TrimEnd('.')}); use the checkpoint's own tokenizer.model.");
         }
     }
 

@@ -68,6 +68,12 @@ public static class FleetMessages
             error = $"the payload is not valid JSON ({Edge.Format.Container.JsonErrorText.Position(e)})";
             return null;
         }
+        catch (InvalidOperationException)
+        {
+            // System.Text.Json checks a string's UTF-8 (and escaped surrogates) only when it is read.
+            error = "a string in the payload is not valid UTF-8 or Unicode";
+            return null;
+        }
     }
 
     /// <summary>Escapes only what JSON requires: the default encoder writes quotes and non-ASCII text (°C) as \u escapes meant for HTML.</summary>
@@ -127,7 +133,7 @@ public static class FleetMessages
                 return new FleetReply(id.GetString()!, worker.GetString()!, text.GetString()!);
             return null;
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException) // invalid UTF-8 shows only when a string is read
         {
             return null;
         }
@@ -143,7 +149,7 @@ public static class FleetMessages
                 && document.RootElement.TryGetProperty("state", out var state)
                 && state.ValueEquals("online");
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException) // invalid UTF-8 shows only when a string is read
         {
             return false;
         }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Edge.Format.Text;
 
 namespace Edge.Packer.Safetensors;
 
@@ -94,11 +95,11 @@ public sealed class CheckpointReader : IDisposable
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(File.ReadAllBytes(indexPath));
+            doc = StrictJson.Parse(File.ReadAllBytes(indexPath), IndexFileName);
         }
-        catch (JsonException e)
+        catch (InvalidDataException e)
         {
-            throw new PackerException($"{IndexFileName} is not valid JSON ({Format.Container.JsonErrorText.Position(e)}); fix it or download it again.");
+            throw new PackerException($"{e.Message.TrimEnd('.')}; fix it or download it again.");
         }
         using (doc)
         {

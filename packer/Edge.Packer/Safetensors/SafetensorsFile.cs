@@ -2,6 +2,7 @@ using Edge.Format.Container;
 using System.Buffers.Binary;
 using System.Text.Json;
 using Edge.Format.Numerics;
+using Edge.Format.Text;
 
 namespace Edge.Packer.Safetensors;
 
@@ -82,11 +83,11 @@ public sealed unsafe class SafetensorsFile : IDisposable
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(new ReadOnlyMemory<byte>(new ReadOnlySpan<byte>(_base + 8, (int)headerLength).ToArray()));
+            doc = StrictJson.Parse(new ReadOnlySpan<byte>(_base + 8, (int)headerLength).ToArray(), "its header");
         }
-        catch (JsonException e)
+        catch (InvalidDataException e)
         {
-            throw Corrupt($"its header is not valid JSON ({Format.Container.JsonErrorText.Position(e)})");
+            throw Corrupt(e.Message.TrimEnd('.'));
         }
         using (doc)
         {
@@ -97,10 +98,13 @@ public sealed unsafe class SafetensorsFile : IDisposable
             {
                 if (entry.Name == "__metadata__")
                     continue;
+                if (entry.Name.Any(char.IsControl))
+                    throw Corrupt("a tensor name in its header holds control characters (line breaks, escapes)");
                 var tensor = ParseEntry(entry.Name, entry.Value, dataStart);
                 if (!tensors.TryAdd(tensor.Name, tensor))
                     throw Corrupt($"tensor {tensor.Name} appears twice in its header");
             }
+            CheckDataIsTiled(tensors.Values, Length - dataStart);
             return tensors;
         }
     }
@@ -148,9 +152,32 @@ public sealed unsafe class SafetensorsFile : IDisposable
         long expected = count * ElementSize(dtype);
         if (byteLength != expected)
             throw Corrupt($"tensor {name} ({dtypeText} {SafetensorsTensor.FormatShape(shape)}) needs {expected} bytes but its data_offsets span {byteLength}");
-        if (dataStart + offsets[1] > Length)
+        if (offsets[1] > Length - dataStart)
             throw Corrupt($"tensor {name} ends at byte {dataStart + offsets[1]} but the file is only {Length} bytes long (truncated? download it again)");
         return new SafetensorsTensor(name, dtype, shape, dataStart + offsets[0], byteLength, this);
+    }
+
+    /// <summary>
+    /// As the safetensors format requires, the tensors tile the data region: sorted by offset, each starts where the
+    /// one before ends, from byte 0 to the end of the file. Overlapping, shifted or unclaimed bytes mean the header
+    /// does not describe this file.
+    /// </summary>
+    void CheckDataIsTiled(IEnumerable<SafetensorsTensor> tensors, long dataLength)
+    {
+        long end = 0;
+        string previous = "the header";
+        foreach (var t in tensors.OrderBy(t => t.DataOffset).ThenBy(t => t.ByteLength))
+        {
+            long start = t.DataOffset - (Length - dataLength);
+            if (start != end)
+                throw Corrupt(start < end
+                    ? $"tensors {previous} and {t.Name} overlap (data_offsets)"
+                    : $"the {start - end} data bytes before tensor {t.Name} belong to no tensor (data_offsets are shifted)");
+            end = start + t.ByteLength;
+            previous = t.Name;
+        }
+        if (end != dataLength)
+            throw Corrupt($"the last {dataLength - end} bytes of the file belong to no tensor");
     }
 
     public static int ElementSize(SafetensorsDType dtype) => dtype == SafetensorsDType.F32 ? 4 : 2;

@@ -27,7 +27,7 @@ static class PerplexityCommand
             if (limit is < 2)
                 throw new ArgumentException("--max-tokens must be at least 2 (one token is context, the rest are scored).");
             using var model = common.Load(parse);
-            var stream = Perplexity.Tokenize(model.Tokenizer, File.ReadLines(path), limit);
+            var stream = Perplexity.Tokenize(model.Tokenizer, Perplexity.ReadLines(path), limit);
             if (stream.Length < 2)
                 throw new ArgumentException($"{path} has fewer than 2 tokens of text; nothing to score.");
             var clock = System.Diagnostics.Stopwatch.StartNew();

@@ -8,7 +8,7 @@ namespace Edge.Format.Container;
 /// </summary>
 public static class JsonErrorText
 {
-    /// <summary>"at line 3, byte 14" (both counted from 1), or "" when the reader did not say.</summary>
+    /// <summary>"line 3, byte 14" (both counted from 1), or "" when the reader did not say.</summary>
     public static string Position(JsonException e) =>
-        e.LineNumber is long line && e.BytePositionInLine is long column ? $"at line {line + 1}, byte {column + 1}" : "";
+        e.LineNumber is long line && e.BytePositionInLine is long column ? $"line {line + 1}, byte {column + 1}" : "";
 }

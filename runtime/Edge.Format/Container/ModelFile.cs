@@ -15,6 +15,8 @@ public sealed unsafe class ModelFile : IDisposable
     readonly IFileView _view;
     readonly byte* _base;
     readonly Dictionary<string, TensorInfo> _byName;
+    readonly Microsoft.Win32.SafeHandles.SafeFileHandle? _watch; // the mapped file, to see it change under the mapping
+    readonly DateTime _writeTimeAtOpen;
     bool _disposed;
 
     public string Path { get; }
@@ -36,6 +38,13 @@ public sealed unsafe class ModelFile : IDisposable
         _base = _view.Pointer;
         try
         {
+            if (IsMapped)
+            {
+                _watch = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                _writeTimeAtOpen = File.GetLastWriteTimeUtc(_watch);
+                if (RandomAccess.GetLength(_watch) != FileLength)
+                    throw new IOException($"Model file {path} changed while it was being opened; try again once it is written.");
+            }
             (FormatVersion, Metadata, Tensors) = Parse(new ReadOnlySpan<byte>(_base, (int)Math.Min(FileLength, int.MaxValue)), FileLength);
             _byName = Tensors.ToDictionary(t => t.Name);
             Fingerprint = ComputeFingerprint(new ReadOnlySpan<byte>(_base, (int)Math.Min(FileLength, int.MaxValue)));
@@ -106,6 +115,21 @@ public sealed unsafe class ModelFile : IDisposable
         return t;
     }
 
+    /// <summary>
+    /// Throws if the mapped file was truncated or written since it was opened. Pages of a mapping past a truncated
+    /// end fault with SIGBUS, which .NET cannot turn into an exception it lets code catch, and overwritten bytes are
+    /// no longer the validated ones; the forward pass asks this before each batch (two fstat calls), so another
+    /// process rewriting the model in place ends a run with this error instead of a crash. Replacing the file by
+    /// rename (what edge-pack does) leaves the mapped one intact and is not a change. Copies (<c>--no-mmap</c>) never change.
+    /// </summary>
+    public void ThrowIfChanged()
+    {
+        if (_watch is null || _disposed)
+            return;
+        if (RandomAccess.GetLength(_watch) != FileLength || File.GetLastWriteTimeUtc(_watch) != _writeTimeAtOpen)
+            throw new IOException($"Model file {Path} was truncated or overwritten while in use; restart with the new file (replace a model by renaming a new file over it, as edge-pack does, or load it with --no-mmap).");
+    }
+
     /// <summary>Recomputes every tensor's CRC-32; returns the names of tensors whose data is corrupt.</summary>
     public IReadOnlyList<string> VerifyChecksums()
     {
@@ -130,6 +154,7 @@ public sealed unsafe class ModelFile : IDisposable
         if (_disposed)
             return;
         _disposed = true;
+        _watch?.Dispose();
         _view.Dispose();
     }
 
@@ -153,6 +178,8 @@ public sealed unsafe class ModelFile : IDisposable
     /// <param name="head">The file's bytes (at least its first 2 GiB).</param>
     public static (uint Version, ModelMetadata Metadata, IReadOnlyList<TensorInfo> Tensors) Parse(ReadOnlySpan<byte> head, long fileLength)
     {
+        if (head.Length < ModelFileLayout.HeaderSize || fileLength < ModelFileLayout.HeaderSize)
+            throw Invalid($"it is {fileLength} bytes, shorter than the {ModelFileLayout.HeaderSize}-byte header");
         if (!head[..8].SequenceEqual(ModelFileLayout.Magic))
             throw Invalid("the magic bytes are wrong (is this a safetensors or GGUF file? convert it with edge-pack)");
         var h = head[..ModelFileLayout.HeaderSize];
@@ -174,8 +201,9 @@ public sealed unsafe class ModelFile : IDisposable
             throw Invalid("the metadata block is out of place or too large");
         if (tableLength > ModelFileLayout.MaxTableBytes || count > ModelFileLayout.MaxTensorCount)
             throw Invalid("the tensor table is too large");
-        if (tableOffset < metaOffset + metaLength || tableOffset + tableLength != (ulong)fileLength)
-            throw Invalid($"the tensor table does not end the file (file is {fileLength} bytes; the header says {tableOffset + tableLength}); the file may be truncated");
+        // Compared without adding offset and length, which could wrap around 2^64 into a plausible sum.
+        if (tableOffset < metaOffset + metaLength || tableOffset > (ulong)fileLength || tableLength != (ulong)fileLength - tableOffset)
+            throw Invalid($"the tensor table does not end the file (file is {fileLength} bytes; the header puts {tableLength} table bytes at {tableOffset}); the file may be truncated");
         if (tableOffset + tableLength > (ulong)head.Length)
             throw Invalid("the tensor table lies beyond the first 2 GiB, which this reader does not support");
 
@@ -214,6 +242,8 @@ public sealed unsafe class ModelFile : IDisposable
             {
                 throw Invalid($"tensor table entry {i} has a name that is not UTF-8");
             }
+            if (name.Any(char.IsControl))
+                throw Invalid($"tensor table entry {i} has a name with control characters (line breaks, escapes)");
             p += nameLength;
             var type = (TensorType)table[p++];
             int rank = table[p++];

@@ -7,10 +7,15 @@ namespace Edge.Format.Container;
 /// <summary>
 /// Writes a model file tensor by tensor into a temporary file beside the destination, and renames it into place
 /// only in <see cref="Commit"/>; disposing an uncommitted writer deletes the temporary file, so a failed or
-/// interrupted pack never leaves a half-written model behind.
+/// interrupted pack never leaves a half-written model behind. The temporary file has one name per destination
+/// (<c>model.edge.partial</c>), held under an exclusive lock while it is written: a run killed outright (SIGKILL,
+/// power loss) leaves it to be reused by the next run, and a second writer of the same destination is refused.
 /// </summary>
 public sealed class ModelFileWriter : IDisposable
 {
+    /// <summary>Appended to the destination's name for the file being written.</summary>
+    public const string PartialSuffix = ".partial";
+
     readonly string _path;
     readonly string _tempPath;
     readonly FileStream _file;
@@ -27,15 +32,30 @@ public sealed class ModelFileWriter : IDisposable
         if (dir is not null && !Directory.Exists(dir))
             throw new DirectoryNotFoundException($"The output folder {dir} does not exist.");
         OutputPath.EnsureReplaceable(_path);
-        _tempPath = _path + ".partial-" + Environment.ProcessId;
+        _tempPath = _path + PartialSuffix;
         _metadata = metadata.ToJson();
         // Writes of whole huge pages leave the file in the page cache as huge folios where the file system keeps them
         // (ext4 from Linux 6.16, XFS), which a mapping then gets as huge pages (ReadOnlyMapping); 1 MiB writes did not.
         // At most 64 MiB: with 64 KiB base pages a huge page is 512 MiB, too much to buffer.
-        _file = new FileStream(_tempPath, FileMode.Create, FileAccess.ReadWrite, FileShare.None, (int)Math.Min(2L * HugePages.Size, 64 << 20));
-        _file.Write(new byte[ModelFileLayout.HeaderSize]);
-        _file.Write(_metadata);
-        Pad();
+        int buffer = (int)Math.Min(2L * HugePages.Size, 64 << 20);
+        try
+        {
+            // OpenOrCreate, then truncate: the lock (FileShare.None) is taken at open, so a file another live writer
+            // holds is refused before a byte of it is touched.
+            _file = new FileStream(_tempPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, buffer);
+        }
+        catch (IOException e) when (File.Exists(_tempPath) && !IsDiskFull(e))
+        {
+            throw new IOException($"{_tempPath} is in use: another edge-pack is writing {_path}; wait for it or choose another output.", e);
+        }
+        RemoveStaleLegacyPartials(_path);
+        Io(() =>
+        {
+            _file.SetLength(0);
+            _file.Write(new byte[ModelFileLayout.HeaderSize]);
+            _file.Write(_metadata);
+            Pad();
+        });
     }
 
     public static ModelFileWriter Create(string path, ModelMetadata metadata) => new(path, metadata);
@@ -74,7 +94,7 @@ public sealed class ModelFileWriter : IDisposable
             throw new InvalidOperationException($"Tensor {t.Name} got {t.Written} bytes; its shape needs {t.Length}.");
         }
         _tensors.Add(new TensorInfo(t.Name, t.Type, t.Shape, t.Offset, t.Length, t.Scale, t.Crc.GetCurrentHashAsUInt32()));
-        Pad();
+        Io(Pad);
     }
 
     /// <summary>Writes the tensor table and header, flushes to disk and renames the file into place.</summary>
@@ -85,7 +105,7 @@ public sealed class ModelFileWriter : IDisposable
             throw new InvalidOperationException($"Tensor {_open.Name} was not finished.");
         byte[] table = EncodeTable(_tensors);
         long tableOffset = _file.Position;
-        _file.Write(table);
+        Io(() => _file.Write(table));
 
         var crc = new Crc32();
         crc.Append(_metadata);
@@ -101,9 +121,12 @@ public sealed class ModelFileWriter : IDisposable
         BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(48), (uint)_tensors.Count);
         BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(52), crc.GetCurrentHashAsUInt32());
         BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(60), Crc32.HashToUInt32(header.AsSpan(0, 60)));
-        _file.Position = 0;
-        _file.Write(header);
-        _file.Flush(flushToDisk: true);
+        Io(() =>
+        {
+            _file.Position = 0;
+            _file.Write(header);
+            _file.Flush(flushToDisk: true);
+        });
         _file.Dispose();
         OutputPath.EnsureReplaceable(_path); // again: the name may have been taken while the pack ran
         File.Move(_tempPath, _path, overwrite: true);
@@ -114,7 +137,14 @@ public sealed class ModelFileWriter : IDisposable
     {
         if (_committed)
             return;
-        _file.Dispose();
+        try
+        {
+            _file.Dispose();
+        }
+        catch (IOException)
+        {
+            // Disposing flushes what is buffered, which fails again on a full disk; the file goes anyway.
+        }
         try
         {
             File.Delete(_tempPath);
@@ -122,6 +152,67 @@ public sealed class ModelFileWriter : IDisposable
         catch (IOException)
         {
             // Best effort: the temporary name never shadows a real model.
+        }
+    }
+
+    /// <summary>Runs a write; a full disk becomes one line that says where and what to do, and poisons the writer.</summary>
+    void Io(Action write)
+    {
+        try
+        {
+            write();
+        }
+        catch (IOException e)
+        {
+            _failed = true;
+            throw Explain(e);
+        }
+    }
+
+    IOException Explain(IOException e) => IsDiskFull(e)
+        ? new IOException($"No space left on the disk of {Path.GetDirectoryName(_path)} after {_file.Length >> 20} MiB of {Path.GetFileName(_path)}; free some space or write the model elsewhere.", e)
+        : e;
+
+    /// <summary>ENOSPC (28 on Linux) or ERROR_DISK_FULL / ERROR_HANDLE_DISK_FULL on Windows.</summary>
+    static bool IsDiskFull(IOException e) => e.HResult is 28 or unchecked((int)0x80070070) or unchecked((int)0x80070027);
+
+    /// <summary>
+    /// Deletes the <c>.partial-PID</c> files that earlier versions wrote beside this destination and whose process is
+    /// gone, so that files a killed run left do not pile up.
+    /// </summary>
+    static void RemoveStaleLegacyPartials(string path)
+    {
+        string dir = Path.GetDirectoryName(path) ?? ".";
+        string prefix = Path.GetFileName(path) + PartialSuffix + "-";
+        foreach (string file in Directory.EnumerateFiles(dir, prefix + "*"))
+        {
+            if (!int.TryParse(Path.GetFileName(file)[prefix.Length..], out int pid) || IsRunning(pid))
+                continue;
+            try
+            {
+                File.Delete(file);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Another user's file, or one just removed: not ours to insist on.
+            }
+        }
+    }
+
+    static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
         }
     }
 
@@ -189,7 +280,15 @@ public sealed class ModelFileWriter : IDisposable
                 owner._failed = true;
                 throw new InvalidOperationException($"Tensor {name} is {length} bytes; more were written.");
             }
-            owner._file.Write(buffer);
+            try
+            {
+                owner._file.Write(buffer);
+            }
+            catch (IOException e)
+            {
+                owner._failed = true;
+                throw owner.Explain(e);
+            }
             Crc.Append(buffer);
             Written += buffer.Length;
         }

@@ -79,19 +79,20 @@ public sealed record ModelMetadata
         return stream.ToArray();
     }
 
-    /// <summary>Parses the metadata block; throws <see cref="InvalidDataException"/> on anything missing or mistyped.</summary>
+    /// <summary>
+    /// Parses the metadata block; throws <see cref="InvalidDataException"/> on anything missing or mistyped, and on a
+    /// configuration no model can have (so every reader, <c>edge inspect</c> too, sees only sizes it can compute with).
+    /// </summary>
     public static ModelMetadata FromJson(ReadOnlySpan<byte> json)
     {
-        if (!System.Text.Unicode.Utf8.IsValid(json))
-            throw new InvalidDataException("The metadata block is not valid UTF-8.");
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(json.ToArray());
+            doc = Text.StrictJson.Parse(json.ToArray(), "The metadata block");
         }
-        catch (JsonException e)
+        catch (InvalidDataException e)
         {
-            throw new InvalidDataException($"The metadata block is not valid JSON ({JsonErrorText.Position(e)}): the file is damaged; copy or pack it again.");
+            throw new InvalidDataException($"{e.Message.TrimEnd('.')}: the file is damaged; copy or pack it again.");
         }
         using (doc)
         {
@@ -105,7 +106,7 @@ public sealed record ModelMetadata
             if (provenance.TryGetProperty("sources", out var list) && list.ValueKind == JsonValueKind.Array)
                 foreach (var s in list.EnumerateArray())
                     sources.Add(new SourceFile(String(s, "file"), Int64(s, "bytes"), String(s, "sha256")));
-            return new ModelMetadata
+            var metadata = new ModelMetadata
             {
                 Architecture = String(root, "architecture"),
                 Name = root.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString()! : "",
@@ -135,6 +136,8 @@ public sealed record ModelMetadata
                 Packer = String(provenance, "packer"),
                 Sources = sources,
             };
+            metadata.Config.Validate();
+            return metadata;
         }
     }
 

@@ -69,6 +69,9 @@ public static class TensorTypes
             throw new ArgumentException($"{type} is not a ternary type.", nameof(type));
     }
 
+    /// <summary>The longest ternary row whose padded length (<see cref="TernaryPacking.PaddedLength"/>) still fits an int.</summary>
+    public const long MaxTernaryRowLength = int.MaxValue / TernaryPacking.BlockWeights * TernaryPacking.BlockWeights;
+
     /// <summary>The byte length a tensor of this type and shape must have, or null if the shape is invalid for it.</summary>
     public static long? ExpectedLength(TensorType type, IReadOnlyList<long> shape)
     {
@@ -85,7 +88,7 @@ public static class TensorTypes
         {
             TensorType.F32 => count * 4,
             TensorType.F16 => count * 2,
-            TensorType.Ternary2 or TensorType.TernaryFiveTrit => shape.Count == 2 ? shape[0] * TernaryRowBytes(type, (int)shape[1]) : null,
+            TensorType.Ternary2 or TensorType.TernaryFiveTrit => shape.Count == 2 && shape[1] <= MaxTernaryRowLength ? shape[0] * TernaryRowBytes(type, (int)shape[1]) : null,
             TensorType.Bytes => shape.Count == 1 ? count : null,
             _ => null,
         };

@@ -8,6 +8,43 @@ public static class Perplexity
 {
     public readonly record struct Result(double Perplexity, int Tokens, double NegativeLogLikelihood);
 
+    /// <summary>The longest line <see cref="ReadLines"/> accepts, in characters: far beyond prose, far below memory.</summary>
+    public const int MaxLineChars = 1 << 20;
+
+    /// <summary>
+    /// The lines of a text file, each at most <paramref name="maxLineChars"/> long: a file with no line breaks
+    /// (<c>/dev/zero</c>, a binary) is refused once one line passes it, instead of growing one string until memory runs out.
+    /// </summary>
+    public static IEnumerable<string> ReadLines(string path, int maxLineChars = MaxLineChars)
+    {
+        using var reader = new StreamReader(path, detectEncodingFromByteOrderMarks: true);
+        var line = new System.Text.StringBuilder();
+        var buffer = new char[8192];
+        int lineNumber = 1, n;
+        while ((n = reader.Read(buffer, 0, buffer.Length)) > 0)
+        {
+            int start = 0;
+            for (int i = 0; i < n; i++)
+            {
+                if (buffer[i] != '\n')
+                    continue;
+                line.Append(buffer, start, i - start);
+                yield return TrimCarriageReturn(line);
+                line.Clear();
+                lineNumber++;
+                start = i + 1;
+            }
+            line.Append(buffer, start, n - start);
+            if (line.Length > maxLineChars)
+                throw new InvalidDataException($"Line {lineNumber} of {path} is longer than {maxLineChars} characters; is it a text file? Give a text with line breaks.");
+        }
+        if (line.Length > 0)
+            yield return TrimCarriageReturn(line);
+    }
+
+    static string TrimCarriageReturn(System.Text.StringBuilder line) =>
+        line.Length > 0 && line[^1] == '\r' ? line.ToString(0, line.Length - 1) : line.ToString();
+
     /// <summary>Every non-empty line as BOS + its tokens, concatenated in order, cut to <paramref name="maxTokens"/>.</summary>
     public static int[] Tokenize(EdgeTokenizer tokenizer, IEnumerable<string> lines, int? maxTokens)
     {

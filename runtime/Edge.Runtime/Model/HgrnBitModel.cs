@@ -196,6 +196,7 @@ public sealed class HgrnBitModel
 
     void RunBlocks(ReadOnlySpan<int> tokens, RecurrentState state)
     {
+        _w.File.ThrowIfChanged();
         int n = tokens.Length;
         for (int b = 0; b < n; b++)
             Embed(tokens[b], _x.AsSpan(b * _h, _h));

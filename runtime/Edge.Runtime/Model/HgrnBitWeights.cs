@@ -39,8 +39,12 @@ public sealed unsafe class HgrnBitWeights
 {
     public HgrnBitConfig Config { get; }
 
+    /// <summary>The file the mapped weights are in.</summary>
+    public ModelFile File { get; }
+
     /// <summary>The model file's <see cref="ModelFile.Fingerprint"/>; saved states carry it.</summary>
-    public string Fingerprint { get; }
+    public string Fingerprint => File.Fingerprint;
+
     public Half* Embeddings { get; }                     // (V, H) fp16, mapped
     public LayerWeights[] Layers { get; }                // (L)
     public float[] FinalNorm { get; }                    // (H)
@@ -55,7 +59,7 @@ public sealed unsafe class HgrnBitWeights
     public HgrnBitWeights(ModelFile file, bool readFiveTrit = false)
     {
         _readFiveTrit = readFiveTrit;
-        Fingerprint = file.Fingerprint;
+        File = file;
         var c = file.Metadata.Config;
         c.Validate();
         Config = c;

@@ -37,7 +37,7 @@ public sealed class EdgeTokenizer
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            throw new InvalidDataException($"The embedded tokenizer cannot be loaded ({e.Message}); re-pack the model with a valid tokenizer.model.");
+            throw new InvalidDataException($"The embedded tokenizer cannot be loaded ({e.Message}); re-pack the model with a valid tokenizer.model.", e);
         }
         Info = info;
     }

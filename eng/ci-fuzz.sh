@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Fuzz smoke run, called by .ci/run after the unit tests: edge-fuzz (tests/Edge.Fuzz) mutates every target's
+# seeds for a fixed number of executions with a fixed seed; each target with no crash, hang or input over the
+# memory bound counts as one passed check. About 1 minute on 2 cores. The long run is in docs/RELIABILITY.md.
+# Usage: eng/ci-fuzz.sh RESULTS_DIR [EXECUTIONS]
+#   Writes RESULTS_DIR/fuzz-checks.counts ("PASSED FAILED"); inputs that fail are kept in RESULTS_DIR/fuzz-findings.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+results=$(realpath -m "${1:?usage: eng/ci-fuzz.sh RESULTS_DIR [EXECUTIONS]}")
+executions=${2:-20000}
+mkdir -p "$results"
+passed=0 failed=0
+counts() { echo "$passed $failed" > "$results/fuzz-checks.counts"; }
+counts
+
+if ! dotnet build tests/Edge.Fuzz/Edge.Fuzz.csproj -c Release -v quiet -nologo > "$results/fuzz-build.log" 2>&1; then
+  failed=1; counts; echo "FAIL  build edge-fuzz (see $results/fuzz-build.log)"; exit 1
+fi
+fuzz=tests/Edge.Fuzz/bin/Release/net10.0/edge-fuzz.dll
+for target in model safetensors safetensors-index config tokenizer tmv fleet; do
+  if timeout 300 dotnet "$fuzz" "$target" --execs "$executions" --seed 1 --out "$results/fuzz-findings" > "$results/fuzz-$target.log" 2>&1; then
+    passed=$((passed + 1)); echo "PASS  $(tail -n1 "$results/fuzz-$target.log")"
+  else
+    failed=$((failed + 1)); echo "FAIL  fuzz $target (see $results/fuzz-$target.log)"
+  fi
+  counts
+done
+[ "$failed" -eq 0 ]
