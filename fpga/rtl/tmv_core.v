@@ -9,7 +9,9 @@
 `default_nettype none
 
 module tmv_core #(
-    parameter [31:0] BUILD_ID = 32'h314C5452  // "RTL1", little-endian in INFO
+    parameter [31:0] BUILD_ID = 32'h314C5452,  // "RTL1", little-endian in INFO
+    parameter [31:0] FABRIC_KHZ = 32'd48000,   // what INFO reports: the clock this core is given
+    parameter [31:0] SCLK_KHZ = 32'd12000      // and the fastest SCLK for it (f_clk / 4)
 ) (
     input  wire clk,
     input  wire sclk,
@@ -53,10 +55,10 @@ module tmv_core #(
     reg [7:0]  err_op = 8'd0, err_tag = 8'd0;
     reg [31:0] frames = 32'd0, crc_errors = 32'd0;
     reg [15:0] defined = 16'd0, valid = 16'd0;
-    reg [10:0] slot_base [0:15];    // base / 64
-    reg [11:0] slot_units [0:15];   // bytes / 64 = rows * blocks
-    reg [11:0] slot_rows [0:15];
-    reg [3:0]  slot_blocks [0:15];  // padded columns / 256
+    // The slot table: {blocks (padded columns / 256), rows, units (bytes / 64), base / 64} in block RAM; one read
+    // port, addressed by the overlap scan while it runs and by the command's slot argument otherwise.
+    (* ram_style = "block" *) reg [38:0] slot_table [0:15];
+    reg [38:0] slot_entry = 39'd0;
     reg [7:0]  x_tag0 = 8'd0, x_tag1 = 8'd0;
     reg [3:0]  x_blocks0 = 4'd0, x_blocks1 = 4'd0;
     reg [1:0]  work = W_NONE;
@@ -113,10 +115,10 @@ module tmv_core #(
     wire        slot_in_range = a0 < 8'd16;
     wire        slot_defined = slot_in_range && defined[slot];
     wire        slot_valid = slot_in_range && valid[slot];
-    wire [10:0] sel_base = slot_base[slot];
-    wire [11:0] sel_units = slot_units[slot];
-    wire [11:0] sel_rows = slot_rows[slot];
-    wire [3:0]  sel_blocks = slot_blocks[slot];
+    wire [10:0] sel_base = slot_entry[10:0];
+    wire [11:0] sel_units = slot_entry[22:11];
+    wire [11:0] sel_rows = slot_entry[34:23];
+    wire [3:0]  sel_blocks = slot_entry[38:35];
 
     // DEFINE_SLOT's candidate: slot a0, base a1..a4, rows a5..a6, columns a7..a8.
     wire [31:0] def_base = {a4, a3, a2, a1};
@@ -131,11 +133,12 @@ module tmv_core #(
 
     // Overlap with the other defined slots: scanned one slot per clock while the header CRC bytes arrive.
     reg [4:0] scan = 5'd16;
+    reg       scan_check = 1'b0;     // slot_entry holds the entry of scan_checked
+    reg [3:0] scan_checked = 4'd0;
     reg       overlap = 1'b0;
-    wire [3:0] scan_slot = scan[3:0];
-    wire [11:0] scan_end = {1'b0, slot_base[scan_slot]} + slot_units[scan_slot];
-    wire scan_hit = scan_slot != slot && defined[scan_slot]
-                 && {1'b0, def_base[16:6]} < scan_end && {1'b0, slot_base[scan_slot]} < def_end;
+    wire [11:0] scan_end = {1'b0, sel_base} + sel_units;
+    wire scan_hit = scan_checked != slot && defined[scan_checked]
+                 && {1'b0, def_base[16:6]} < scan_end && {1'b0, sel_base} < def_end;
 
     // LOAD_W: offset a1..a4, n a5..a6. LOAD_X: buffer a0, n a1..a2. RUN: slot a0, buffer a1, xtag a2, fmt a3.
     wire [31:0] w_offset = {a4, a3, a2, a1};
@@ -176,7 +179,18 @@ module tmv_core #(
     end
     wire blocked = err && !(op == OP_CLEAR_ERR || op == OP_SOFT_RESET);
     wire busy_for_op = work != W_NONE && !(op == OP_CLEAR_ERR || op == OP_SOFT_RESET || op == OP_LOAD_X);
+    // DEFINE_SLOT is accepted at the end of its frame (the same conditions as the frame-end decision below).
+    wire accept_define = op == OP_DEFINE && count != 17'd0 && known && header_in && header_good && !blocked
+                      && !busy_for_op && check == E_NONE;
+    wire table_write = frame_end && in_frame && accept_define;
     wire may_stream = carries && header_good && !blocked && !busy_for_op && check == E_NONE;
+    always @(posedge clk) begin
+        if (table_write)
+            slot_table[slot] <= {def_blocks[3:0], def_rows[11:0], def_units[11:0], def_base[16:6]};
+        slot_entry <= slot_table[scan[4] ? slot : scan[3:0]];
+        scan_check <= !scan[4];
+        scan_checked <= scan[3:0];
+    end
 
     // ---- memories and engines
     wire [63:0] weight_data;
@@ -276,10 +290,12 @@ module tmv_core #(
             5'd9: info_byte = 8'h08;   // MAX_COLS 2048
             5'd11: info_byte = 8'h08;  // MAX_ROWS 2048
             5'd14: info_byte = 8'h02;  // WEIGHT_BYTES 131072
-            5'd16: info_byte = 8'h80; 5'd17: info_byte = 8'hBB;  // f_clk 48000 kHz
+            5'd16: info_byte = FABRIC_KHZ[7:0]; 5'd17: info_byte = FABRIC_KHZ[15:8];
+            5'd18: info_byte = FABRIC_KHZ[23:16]; 5'd19: info_byte = FABRIC_KHZ[31:24];
             5'd20: info_byte = OVERHEAD;
             5'd22: info_byte = 8'd3;   // int32 and int24
-            5'd24: info_byte = 8'hE0; 5'd25: info_byte = 8'h2E;  // rated SCLK 12000 kHz
+            5'd24: info_byte = SCLK_KHZ[7:0]; 5'd25: info_byte = SCLK_KHZ[15:8];
+            5'd26: info_byte = SCLK_KHZ[23:16]; 5'd27: info_byte = SCLK_KHZ[31:24];
             5'd28: info_byte = BUILD_ID[7:0]; 5'd29: info_byte = BUILD_ID[15:8];
             5'd30: info_byte = BUILD_ID[23:16]; 5'd31: info_byte = BUILD_ID[31:24];
             default: info_byte = 8'd0;
@@ -315,7 +331,7 @@ module tmv_core #(
     reg [7:0]  t_last_tag;
     reg [3:0]  t_code;
     reg [7:0]  t_op, t_tag;
-    reg [31:0] t_crc_errors;
+    reg        t_crc_bump, t_clear_crc_errors;
     reg [15:0] t_valid;
     reg [1:0]  t_work;
     reg [11:0] t_y_rows;
@@ -333,7 +349,7 @@ module tmv_core #(
         begin
             if (code == E_HEADER_CRC || code == E_PAYLOAD_CRC) begin
                 t_crc_err = 1'b1;
-                t_crc_errors = t_crc_errors + 32'd1;
+                t_crc_bump = 1'b1;  // one counter adder for every reject site
             end
             if (!t_err) begin
                 t_err = 1'b1;
@@ -363,11 +379,10 @@ module tmv_core #(
 
     wire [7:0] frame_tag = count > 17'd1 ? tag : 8'd0;
     wire [19:0] response_frame = {16'd0, header_bytes} + 20'd5 + {1'b0, t_response_body};
-    integer s;
 
     always @(posedge clk) begin
         t_err = err; t_crc_err = crc_err; t_reset = reset_flag; t_done = done; t_last_tag = last_tag;
-        t_code = err_code; t_op = err_op; t_tag = err_tag; t_crc_errors = crc_errors; t_valid = valid;
+        t_code = err_code; t_op = err_op; t_tag = err_tag; t_crc_bump = 1'b0; t_clear_crc_errors = 1'b0; t_valid = valid;
         t_work = work; t_y_rows = y_rows; t_y_tag = y_tag; t_y_format = y_format;
         t_respond = respond; t_response_code = response_code; t_response_body = response_body;
         accept = 1'b0; start_run = 1'b0; start_commit = 1'b0; soft_reset = 1'b0;
@@ -454,10 +469,10 @@ module tmv_core #(
             prepare_index <= count + 17'd2;
         end
 
-        if (!scan[4]) begin
-            if (scan_hit) overlap <= 1'b1;
+        if (!scan[4])
             scan <= scan + 5'd1;
-        end
+        if (scan_check && scan_hit)
+            overlap <= 1'b1;
 
         // The header of a payload command is in: start writing (the slot or buffer is invalid from now on).
         if (in_frame && header_in && count == {13'd0, header_bytes} && !streaming && !payload_complete && may_stream) begin
@@ -545,11 +560,7 @@ module tmv_core #(
                 case (op)
                     OP_DEFINE: begin
                         t_valid[slot] = 1'b0;
-                        defined[slot] <= 1'b1;
-                        slot_base[slot] <= def_base[16:6];
-                        slot_units[slot] <= def_units[11:0];
-                        slot_rows[slot] <= def_rows[11:0];
-                        slot_blocks[slot] <= def_blocks[3:0];
+                        defined[slot] <= 1'b1;  // the table entry is written by table_write
                     end
                     OP_COMMIT: begin
                         start_commit = 1'b1;
@@ -580,7 +591,7 @@ module tmv_core #(
             end
             if (soft_reset) begin
                 t_err = 1'b0; t_crc_err = 1'b0; t_done = 1'b0; t_reset = 1'b1; t_last_tag = 8'd0;
-                t_code = E_NONE; t_op = 8'd0; t_tag = 8'd0; t_crc_errors = 32'd0; t_valid = 16'd0;
+                t_code = E_NONE; t_op = 8'd0; t_tag = 8'd0; t_clear_crc_errors = 1'b1; t_valid = 16'd0;
                 t_work = W_NONE; t_y_rows = 12'd0; t_y_tag = 8'd0; t_y_format = 1'b0;
                 defined <= 16'd0;
                 x_tag0 <= 8'd0; x_tag1 <= 8'd0; x_blocks0 <= 4'd0; x_blocks1 <= 4'd0;
@@ -648,19 +659,12 @@ module tmv_core #(
         end
 
         err <= t_err; crc_err <= t_crc_err; reset_flag <= t_reset; done <= t_done; last_tag <= t_last_tag;
-        err_code <= t_code; err_op <= t_op; err_tag <= t_tag; crc_errors <= t_crc_errors; valid <= t_valid;
+        err_code <= t_code; err_op <= t_op; err_tag <= t_tag; valid <= t_valid;
+        crc_errors <= t_clear_crc_errors ? 32'd0 : crc_errors + {31'd0, t_crc_bump};
         work <= t_work; y_rows <= t_y_rows; y_tag <= t_y_tag; y_format <= t_y_format;
         respond <= t_respond; response_code <= t_response_code; response_body <= t_response_body;
     end
 
-    initial begin
-        for (s = 0; s < 16; s = s + 1) begin
-            slot_base[s] = 11'd0;
-            slot_units[s] = 12'd0;
-            slot_rows[s] = 12'd0;
-            slot_blocks[s] = 4'd1;
-        end
-    end
 endmodule
 
 `default_nettype wire
