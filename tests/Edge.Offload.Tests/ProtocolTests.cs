@@ -322,6 +322,8 @@ public class ProtocolTests
         AssertRejected(DeviceError.StaleX, 200);
         Send(Frame(Opcode.Run, 42, Args((byte)0, (byte)1, xTag, (byte)0)));   // buffer 1 never loaded
         AssertRejected(DeviceError.StaleX, 200);
+        Send(Frame(Opcode.Run, 46, Args((byte)0, (byte)1, (byte)0, (byte)0)));  // tag 0 never matches, not even an empty buffer's
+        AssertRejected(DeviceError.StaleX, 200);
         Send(Frame(Opcode.Run, 43, Args((byte)0, (byte)0, xTag, (byte)7)));
         AssertRejected(DeviceError.BadField, 200);
         Send(Frame(Opcode.LoadX, 44, Args((byte)0, (ushort)512), new byte[512]));
