@@ -8,13 +8,21 @@ namespace Edge.Offload;
 /// <summary>
 /// Where the offload device is: <c>spi:B.C@FREQ</c> (Linux spidev <c>/dev/spidevB.C</c>, SPI mode 0, e.g.
 /// <c>spi:0.0@12MHz</c>) or <c>emu</c> (the in-process emulator of a UP5K build), optionally
-/// <c>emu@25MHz:faults=0.01,seed=7</c> to emulate that SCLK and inject random link faults.
+/// <c>emu@25MHz:faults=0.01,seed=7</c> to emulate that SCLK and inject random link faults, or <c>rtl:PATH[@FREQ]</c>
+/// (the gateware itself, simulated: PATH is the library fpga/cosim/build.sh builds; plain <c>rtl</c> takes it from
+/// $EDGE_TMV_RTL).
 /// </summary>
 public sealed record OffloadTarget
 {
     public const int DefaultClockHz = 12_000_000;
 
     public bool IsEmulator { get; init; }
+
+    /// <summary>The RTL co-simulation library, when the target is <c>rtl</c>.</summary>
+    public string? RtlLibrary { get; init; }
+
+    /// <summary>Environment variable naming the co-simulation library for a plain <c>rtl</c> target.</summary>
+    public const string RtlLibraryVariable = "EDGE_TMV_RTL";
     public int Bus { get; init; }
     public int ChipSelect { get; init; }
     public int ClockHz { get; init; } = DefaultClockHz;
@@ -28,7 +36,23 @@ public sealed record OffloadTarget
     public static OffloadTarget Parse(string text)
     {
         string t = text.Trim();
-        string usage = "use spi:B.C@FREQ (e.g. spi:0.0@12MHz) or emu (e.g. emu, emu@25MHz, emu:faults=0.01,seed=7)";
+        string usage = "use spi:B.C@FREQ (e.g. spi:0.0@12MHz), emu (e.g. emu, emu@25MHz, emu:faults=0.01,seed=7) or rtl:PATH (the simulated gateware)";
+        if (t.Equals("rtl", StringComparison.OrdinalIgnoreCase) || t.StartsWith("rtl@", StringComparison.OrdinalIgnoreCase)
+            || t.StartsWith("rtl:", StringComparison.OrdinalIgnoreCase))
+        {
+            string rest = t[3..];
+            int clock = DefaultClockHz;
+            int at = rest.LastIndexOf('@');
+            if (at >= 0)
+            {
+                clock = ParseFrequency(rest[(at + 1)..]);
+                rest = rest[..at];
+            }
+            string library = rest.StartsWith(':') ? rest[1..] : Environment.GetEnvironmentVariable(RtlLibraryVariable) ?? "";
+            if (library.Length == 0)
+                throw new ArgumentException($"Offload target \"{text}\" names no simulation library: use rtl:PATH (built by fpga/cosim/build.sh) or set {RtlLibraryVariable}.");
+            return new OffloadTarget { RtlLibrary = library, ClockHz = clock, Text = t };
+        }
         if (t.StartsWith("emu", StringComparison.OrdinalIgnoreCase))
         {
             string rest = t[3..];
@@ -98,6 +122,8 @@ public sealed record OffloadTarget
     /// <summary>Opens the device. For spidev, a missing node is reported with how to enable SPI.</summary>
     public SpiDevice Open(DeviceInfo? emulatedDevice = null)
     {
+        if (RtlLibrary is not null)
+            return new Simulation.RtlSimDevice(RtlLibrary, ClockHz);
         if (IsEmulator)
             return new TernaryDeviceEmulator(emulatedDevice, ClockHz,
                 FaultRate > 0 ? new EmulatorFaults(FaultRate, FaultSeed) : null);

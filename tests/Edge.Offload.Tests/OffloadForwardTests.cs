@@ -71,6 +71,25 @@ public sealed class OffloadForwardTests : IDisposable
         Assert.Empty(warnings);
     }
 
+    [Theory]
+    [InlineData("0")]
+    [InlineData("model.layers.1.mlp.*")]
+    public void TheSimulatedGatewareGivesTheCpusLogits(string layers)
+    {
+        var cpu = Run(NewModel());
+        var model = NewModel();
+        var selector = LayerSelector.Parse(layers);
+        var warnings = new List<string>();
+        using var device = new Simulation.RtlSimDevice(RtlLibrary.Require());
+        var offload = SpiTernaryOffload.Start(device, selector.Select(_tiny.Weights), selector.Fit, warnings.Add);
+        model.Executor.Offload = offload;
+        AssertSameLogits(cpu, Run(model));
+        Assert.NotEmpty(offload.OffloadedLayers);
+        Assert.True(offload.Statistics.OffloadedCalls >= offload.OffloadedLayers.Count() * Generate);
+        Assert.Equal(0, offload.Statistics.Faults);
+        Assert.Empty(warnings);
+    }
+
     [Fact]
     public void ADeviceWithOneActivationBufferGivesTheSameLogits()
     {

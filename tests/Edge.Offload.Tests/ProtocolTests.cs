@@ -9,7 +9,22 @@ namespace Edge.Offload.Tests;
 /// <summary>Conformance of the emulator (and the host client) to docs/fpga-protocol.md: every command and error path.</summary>
 public class ProtocolTests
 {
-    readonly TernaryDeviceEmulator _device = new();
+    protected readonly TernaryDeviceEmulator _device;
+
+    /// <summary>What the frames go to: the emulator, or (in <see cref="RtlConformanceTests"/>) emulator and RTL in lockstep.</summary>
+    protected readonly System.Device.Spi.SpiDevice Bus;
+
+    public ProtocolTests()
+    {
+        _device = new TernaryDeviceEmulator();
+        Bus = _device;
+    }
+
+    protected ProtocolTests(TernaryDeviceEmulator device, System.Device.Spi.SpiDevice bus)
+    {
+        _device = device;
+        Bus = bus;
+    }
 
     // ---- raw frames
 
@@ -34,7 +49,7 @@ public class ProtocolTests
     byte[] Send(byte[] frame)
     {
         var miso = new byte[frame.Length];
-        _device.TransferFullDuplex(frame, miso);
+        Bus.TransferFullDuplex(frame, miso);
         return miso;
     }
 
@@ -45,7 +60,7 @@ public class ProtocolTests
         return ((StatusFlags)(miso[0] & 0x1F), miso[1]);
     }
 
-    DeviceError LastError() => new TmvClient(_device).GetError().Code;
+    DeviceError LastError() => new TmvClient(Bus).GetError().Code;
 
     void ClearAll()
     {
@@ -97,7 +112,7 @@ public class ProtocolTests
                 row[k] = t[r, k] = (sbyte)rng.Next(-1, 2);
             TernaryPacking.PackRow(row, packed.AsSpan(r * rowBytes, rowBytes));
         }
-        var client = new TmvClient(_device);
+        var client = new TmvClient(Bus);
         client.ClearError();
         client.DefineSlot(slot, baseAddress, rows, columns);
         for (int offset = 0; offset < packed.Length; offset += 4000)
@@ -137,8 +152,9 @@ public class ProtocolTests
     [Fact]
     public void InfoReportsTheUp5kBuild()
     {
-        var info = new TmvClient(_device).Info();
-        Assert.Equal(DeviceInfo.Up5k, info);
+        var info = new TmvClient(Bus).Info();
+        Assert.Equal(_device.Info, info);
+        Assert.Equal(DeviceInfo.Up5k, info with { BuildId = DeviceInfo.Up5k.BuildId });
         var miso = Send(Frame(Opcode.Info, 3, [], responseBody: Tmv.InfoBodyBytes));
         var response = miso.AsSpan(Tmv.ResponseOffset(Opcode.Info));
         Assert.True(Crc16.Check(response));
@@ -160,7 +176,7 @@ public class ProtocolTests
         // Blocked: a valid command is ignored while ERR is set, and the first error stays reported.
         Send(Frame(Opcode.DefineSlot, 6, DefineArgs(0, 0, 64, 256)));
         Assert.Equal(200, Status().Tag);
-        var report = new TmvClient(_device).GetError();
+        var report = new TmvClient(Bus).GetError();
         Assert.Equal(DeviceError.HeaderCrc, report.Code);
         Assert.Equal(Opcode.DefineSlot, report.Op);
         Assert.Equal(5, report.Tag);
@@ -266,7 +282,7 @@ public class ProtocolTests
     {
         const int rows = 100, columns = 300;
         var t = LoadSlot(rows, columns);
-        var client = new TmvClient(_device);
+        var client = new TmvClient(Bus);
         var x = new sbyte[512];
         x.AsSpan(0, columns).Fill(-128); // the extremes of int8
         for (int k = 0; k < columns; k += 3)
@@ -297,7 +313,7 @@ public class ProtocolTests
     public void RunChecksSlotActivationTagShapeAndFormat()
     {
         LoadSlot(64, 256);
-        var client = new TmvClient(_device);
+        var client = new TmvClient(Bus);
         client.ClearError();
         byte xTag = client.LoadX(0, new sbyte[256]);
         Send(Frame(Opcode.Run, 40, Args((byte)1, (byte)0, xTag, (byte)0)));
@@ -305,6 +321,8 @@ public class ProtocolTests
         Send(Frame(Opcode.Run, 41, Args((byte)0, (byte)0, (byte)(xTag + 1), (byte)0)));
         AssertRejected(DeviceError.StaleX, 200);
         Send(Frame(Opcode.Run, 42, Args((byte)0, (byte)1, xTag, (byte)0)));   // buffer 1 never loaded
+        AssertRejected(DeviceError.StaleX, 200);
+        Send(Frame(Opcode.Run, 46, Args((byte)0, (byte)1, (byte)0, (byte)0)));  // tag 0 never matches, not even an empty buffer's
         AssertRejected(DeviceError.StaleX, 200);
         Send(Frame(Opcode.Run, 43, Args((byte)0, (byte)0, xTag, (byte)7)));
         AssertRejected(DeviceError.BadField, 200);
@@ -346,7 +364,7 @@ public class ProtocolTests
         Send(Frame(Opcode.ReadY, 60, Args((ushort)0, (ushort)4), responseBody: Tmv.ReadYBodyBytes(4, OutputFormat.Int32)));
         AssertRejected(DeviceError.NoResult, 200);
         LoadSlot(64, 256);
-        var client = new TmvClient(_device);
+        var client = new TmvClient(Bus);
         client.ClearError();
         byte xTag = client.LoadX(0, new sbyte[256]);
         client.Run(0, 0, xTag, OutputFormat.Int32);

@@ -5,6 +5,7 @@ using Edge.Format.Numerics;
 using Edge.Offload;
 using Edge.Offload.Emulator;
 using Edge.Offload.Protocol;
+using Edge.Runtime;
 using Edge.Runtime.Kernels;
 using Edge.Runtime.Model;
 
@@ -24,7 +25,7 @@ static class FpgaCommand
 
     static Option<string> DeviceOption() => new("--device", "-d")
     {
-        Description = "spi:B.C@FREQ (e.g. spi:0.0@12MHz) or emu",
+        Description = "spi:B.C@FREQ (e.g. spi:0.0@12MHz), emu, or rtl:PATH (the gateware, simulated)",
         Required = true,
     };
 
@@ -36,16 +37,7 @@ static class FpgaCommand
         {
             var target = OffloadTarget.Parse(parse.GetValue(device)!);
             using var spi = target.Open();
-            var client = new TmvClient(spi);
-            DeviceInfo info;
-            try
-            {
-                info = client.Info();
-            }
-            catch (OffloadFaultException e)
-            {
-                throw new OffloadException($"No TMV1 device answers on {target} ({e.Message}). Check wiring, chip select, SCLK and that the FPGA is configured.");
-            }
+            var info = ReadInfo(new TmvClient(spi), target);
             stdout.WriteLine($"device           {target}");
             stdout.WriteLine($"protocol         TMV{info.Version}");
             stdout.WriteLine($"build            0x{info.BuildId:X8}");
@@ -145,43 +137,77 @@ static class FpgaCommand
 
     static Command Estimate(TextWriter stdout, TextWriter stderr)
     {
-        var hidden = new Option<int>("--hidden") { Description = "Hidden size H", DefaultValueFactory = _ => 512 };
-        var layers = new Option<int>("--layers") { Description = "Blocks L", DefaultValueFactory = _ => 12 };
-        var intermediate = new Option<int>("--intermediate") { Description = "MLP width I", DefaultValueFactory = _ => 1536 };
+        var model = new Option<string?>("--model", "-m") { Description = $"Take H, L and I from this model (default: ${BundledModel.Variable}, then the bundled model, unless all three are given)" };
+        var device = new Option<string?>("--device", "-d") { Description = "Read the engine's limits from this device's INFO (spi:B.C@FREQ, emu or rtl:PATH) instead of the UP5K build's documented ones" };
+        var hidden = new Option<int?>("--hidden") { Description = "Hidden size H (default: the model's)" };
+        var layers = new Option<int?>("--layers") { Description = "Blocks L (default: the model's)" };
+        var intermediate = new Option<int?>("--intermediate") { Description = "MLP width I (default: the model's)" };
         var sclk = new Option<string>("--sclk") { Description = "SCLK values in MHz, comma-separated", DefaultValueFactory = _ => "10,25,50" };
         var frame = new Option<int>("--frame") { Description = "Largest SPI frame in bytes (spidev bufsiz)", DefaultValueFactory = _ => 4096 };
         var overhead = new Option<double>("--frame-overhead-us") { Description = "Host cost per chip-select frame, µs", DefaultValueFactory = _ => 30 };
         var measure = new Option<bool>("--measure-cpu") { Description = "Also time the same products on this CPU with the default kernel (random weights)" };
-        var command = new Command("estimate", "Per-token SPI traffic and time if every block BitLinear were resident on a 32-lane 48 MHz device")
+        var command = new Command("estimate", "Per-token SPI traffic and time if every block BitLinear of a model were resident on the device")
         {
-            hidden, layers, intermediate, sclk, frame, overhead, measure,
+            model, device, hidden, layers, intermediate, sclk, frame, overhead, measure,
         };
         command.SetAction((parse, _) => CliErrors.Guard(stderr, () =>
         {
-            int h = parse.GetValue(hidden), l = parse.GetValue(layers), i = parse.GetValue(intermediate), maxFrame = parse.GetValue(frame);
+            int? h = parse.GetValue(hidden), l = parse.GetValue(layers), i = parse.GetValue(intermediate);
+            int maxFrame = parse.GetValue(frame);
+            string source = "given";
+            if (h is null || l is null || i is null)
+            {
+                string path = parse.GetValue(model) ?? BundledModel.Locate();
+                using var loaded = EdgeModel.Load(path);
+                var c = loaded.Config;
+                h ??= c.HiddenSize;
+                l ??= c.NumHiddenLayers;
+                i ??= c.IntermediateSize;
+                source = Path.GetFileName(path);
+            }
             if (h < 1 || l < 1 || i < 1)
                 throw new ArgumentException("--hidden, --layers and --intermediate must be at least 1.");
             if (maxFrame is < 64 or > 65535)
                 throw new ArgumentException("--frame must be between 64 and 65535 bytes.");
             double perFrame = parse.GetValue(overhead) * 1e-6;
-            var device = DeviceInfo.Up5k;
+            var info = DeviceInfo.Up5k;
+            string deviceName = "UP5K build (documented)";
+            if (parse.GetValue(device) is { } deviceText)
+            {
+                var target = OffloadTarget.Parse(deviceText);
+                using var spi = target.Open();
+                info = ReadInfo(new TmvClient(spi), target);
+                deviceName = $"{target} (INFO)";
+            }
             var f = CultureInfo.InvariantCulture;
-            long weights = (long)l * TrafficModel.BlockShapes(h, i).Sum(s => (long)s.Rows * s.Columns);
-            stdout.WriteLine(string.Create(f, $"model            H={h} L={l} I={i}: {weights:N0} block weights, {weights / 4 / 1024.0 / 1024:F1} MiB at 2 bits (lm_head stays on the host)"));
-            stdout.WriteLine(string.Create(f, $"device           {device.Lanes} lanes at {device.FabricClockKHz / 1000} MHz, int24 results, frames ≤ {maxFrame} B, {perFrame * 1e6:F0} µs per frame"));
+            long weights = (long)l.Value * TrafficModel.BlockShapes(h.Value, i.Value).Sum(s => (long)s.Rows * s.Columns);
+            stdout.WriteLine(string.Create(f, $"model            H={h} L={l} I={i} ({source}): {weights:N0} block weights, {weights / 4 / 1024.0 / 1024:F1} MiB at 2 bits (lm_head stays on the host)"));
+            stdout.WriteLine(string.Create(f, $"device           {deviceName}: {info.Lanes} lanes at {info.FabricClockKHz / 1000.0:F1} MHz, {info.WeightBytes / 1024:N0} KiB, {(info.SupportsInt24 ? "int24" : "int32")} results, frames ≤ {maxFrame} B, {perFrame * 1e6:F0} µs per frame"));
             stdout.WriteLine("SCLK MHz | bytes/token | frames/token | of which wait bytes | device compute ms | link ms/token");
             foreach (var mhz in parse.GetValue(sclk)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
             {
                 int hz = OffloadTarget.ParseFrequency(mhz + "MHz");
-                var t = TrafficModel.Token(h, i, l, device, hz, maxFrame, perFrame);
+                var t = TrafficModel.Token(h.Value, i.Value, l.Value, info, hz, maxFrame, perFrame);
                 stdout.WriteLine(string.Create(f,
-                    $"{hz / 1e6,8:F1} | {t.Bytes,11:N0} | {t.Frames,12:N0} | {t.WaitBytes,19:N0} | {t.ComputeClocks / (device.FabricClockKHz * 1e3) * 1e3,17:F2} | {t.Seconds * 1e3,13:F1}"));
+                    $"{hz / 1e6,8:F1} | {t.Bytes,11:N0} | {t.Frames,12:N0} | {t.WaitBytes,19:N0} | {t.ComputeClocks / (info.FabricClockKHz * 1e3) * 1e3,17:F2} | {t.Seconds * 1e3,13:F1}"));
             }
             if (parse.GetValue(measure))
-                MeasureCpu(stdout, h, i, l);
+                MeasureCpu(stdout, h.Value, i.Value, l.Value);
             return Task.FromResult(0);
         }));
         return command;
+    }
+
+    static DeviceInfo ReadInfo(TmvClient client, OffloadTarget target)
+    {
+        try
+        {
+            return client.Info();
+        }
+        catch (OffloadFaultException e)
+        {
+            throw new OffloadException($"No TMV1 device answers on {target} ({e.Message}). Check wiring, chip select, SCLK and that the FPGA is configured.");
+        }
     }
 
     /// <summary>Times the block BitLinear products of one token on this CPU, over all L blocks' own random weights.</summary>

@@ -9,7 +9,7 @@ sealed class OffloadCliOptions
 {
     public Option<string?> Target { get; } = new("--offload")
     {
-        Description = "Offload ternary layers to an FPGA: spi:B.C@FREQ (e.g. spi:0.0@12MHz) or emu. Experimental; over SPI it is slower than the CPU",
+        Description = "Offload ternary layers to an FPGA: spi:B.C@FREQ (e.g. spi:0.0@12MHz), emu, or rtl:PATH (the gateware, simulated). Experimental; over SPI it is slower than the CPU",
     };
 
     public Option<string> Layers { get; } = new("--offload-layers")

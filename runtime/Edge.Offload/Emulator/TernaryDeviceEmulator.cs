@@ -101,6 +101,7 @@ public sealed class TernaryDeviceEmulator : SpiDevice
         _stallNextWork = false;
         _yRows = 0;
         _yTag = 0;
+        _yFormat = OutputFormat.Int32;
     }
 
     public override void TransferFullDuplex(ReadOnlySpan<byte> writeBuffer, Span<byte> readBuffer)
@@ -241,22 +242,24 @@ public sealed class TernaryDeviceEmulator : SpiDevice
         var args = mosi.AsSpan(Tmv.OpAndTag, argBytes);
         if (HasResponse(op))
         {
-            int responseAt = Tmv.ResponseOffset(op);
-            int bodyBytes = mosi.Length - responseAt - Tmv.ResponsePrefix - Tmv.CrcBytes;
-            if (bodyBytes < 0)
-            {
-                Reject(DeviceError.ShortFrame, (byte)op, tag);
-                return;
-            }
-            // The device decides at the end of the header, while the turnaround byte is on the wire.
+            // Like the gateware, the device decides at the end of the header, while the turnaround byte is on the
+            // wire, and streams the response without knowing how long the frame is; a frame that ends early is then
+            // rejected with SHORT_FRAME.
             Advance(frameStart + ClocksFor(header));
-            var response = miso.Slice(responseAt, Tmv.ResponsePrefix + bodyBytes + Tmv.CrcBytes);
-            var code = Respond(op, tag, args, response[Tmv.ResponsePrefix..^Tmv.CrcBytes]);
+            var response = new byte[Tmv.ResponsePrefix + ResponseBodyBytes(op, args) + Tmv.CrcBytes];
+            var code = Respond(op, tag, args, response.AsSpan(Tmv.ResponsePrefix, response.Length - Tmv.ResponsePrefix - Tmv.CrcBytes));
             if (code != ResponseCode.Ok)
-                response[Tmv.ResponsePrefix..^Tmv.CrcBytes].Clear();
+                response.AsSpan(Tmv.ResponsePrefix, response.Length - Tmv.ResponsePrefix - Tmv.CrcBytes).Clear();
             response[0] = (byte)code;
             response[1] = tag;
             Crc16.Seal(response);
+            int responseAt = Tmv.ResponseOffset(op);
+            if (miso.Length > responseAt)
+                response.AsSpan(0, Math.Min(response.Length, miso.Length - responseAt)).CopyTo(miso[responseAt..]);
+            if (mosi.Length < responseAt + response.Length)
+                Reject(DeviceError.ShortFrame, (byte)op, tag);
+            else if (code == ResponseCode.Ok)
+                _lastTag = tag;
             return;
         }
         if (_error && !AllowedWhileError(op))
@@ -311,13 +314,9 @@ public sealed class TernaryDeviceEmulator : SpiDevice
         switch (op)
         {
             case Opcode.Info:
-                if (body.Length < Tmv.InfoBodyBytes)
-                    return Refuse(DeviceError.ShortFrame, op, tag);
                 _info.Encode(body);
                 break;
             case Opcode.GetError:
-                if (body.Length < Tmv.ErrorBodyBytes)
-                    return Refuse(DeviceError.ShortFrame, op, tag);
                 body[0] = (byte)_errorCode;
                 body[1] = _errorOp;
                 body[2] = _errorTag;
@@ -330,9 +329,19 @@ public sealed class TernaryDeviceEmulator : SpiDevice
                     return code;
                 break;
         }
-        _lastTag = tag;
         return ResponseCode.Ok;
     }
+
+    /// <summary>
+    /// The response body's length m, known to the device at the end of the header: READ_Y's values are in the format
+    /// of the RUN that is running or produced the results (int32 after reset), whatever the answer.
+    /// </summary>
+    int ResponseBodyBytes(Opcode op, ReadOnlySpan<byte> args) => op switch
+    {
+        Opcode.Info => Tmv.InfoBodyBytes,
+        Opcode.GetError => Tmv.ErrorBodyBytes,
+        _ => Tmv.ReadYBodyBytes(BinaryPrimitives.ReadUInt16LittleEndian(args[2..]), _work == Work.Run ? _runFormat : _yFormat),
+    };
 
     ResponseCode Refuse(DeviceError error, Opcode op, byte tag)
     {
@@ -350,8 +359,6 @@ public sealed class TernaryDeviceEmulator : SpiDevice
         int count = BinaryPrimitives.ReadUInt16LittleEndian(args[2..]);
         if (count == 0 || offset + count > _yRows)
             return Refuse(DeviceError.OutOfRange, op, tag);
-        if (body.Length != Tmv.ReadYBodyBytes(count, _yFormat))
-            return Refuse(DeviceError.ShortFrame, op, tag);
         body[0] = _yTag;
         int size = Tmv.ValueBytes(_yFormat);
         for (int i = 0; i < count; i++)
@@ -393,11 +400,11 @@ public sealed class TernaryDeviceEmulator : SpiDevice
             return RejectCommand(DeviceError.SlotUndefined, Opcode.LoadWeights, tag);
         if (offset + n > s.Bytes)
             return RejectCommand(DeviceError.OutOfRange, Opcode.LoadWeights, tag);
-        if (payload.Length < n + Tmv.CrcBytes)
-            return RejectCommand(DeviceError.ShortFrame, Opcode.LoadWeights, tag);
         // Like the gateware, the data goes to memory as it streams in; a slot being written is never valid.
         s.Valid = false;
-        payload[..n].CopyTo(_weights.AsSpan((int)(s.Base + offset), n));
+        payload[..Math.Min(n, payload.Length)].CopyTo(_weights.AsSpan((int)(s.Base + offset)));
+        if (payload.Length < n + Tmv.CrcBytes)
+            return RejectCommand(DeviceError.ShortFrame, Opcode.LoadWeights, tag);
         if (!Crc16.Check(payload[..(n + Tmv.CrcBytes)]))
             return RejectCommand(DeviceError.PayloadCrc, Opcode.LoadWeights, tag);
         return true;
@@ -437,10 +444,10 @@ public sealed class TernaryDeviceEmulator : SpiDevice
             return RejectCommand(DeviceError.Busy, Opcode.LoadX, tag);
         if (_work == Work.Commit)
             return RejectCommand(DeviceError.Busy, Opcode.LoadX, tag);
+        _xTag[buffer] = 0;
+        payload[..Math.Min(n, payload.Length)].CopyTo(_x[buffer]);
         if (payload.Length < n + Tmv.CrcBytes)
             return RejectCommand(DeviceError.ShortFrame, Opcode.LoadX, tag);
-        _xTag[buffer] = 0;
-        payload[..n].CopyTo(_x[buffer]);
         if (!Crc16.Check(payload[..(n + Tmv.CrcBytes)]))
             return RejectCommand(DeviceError.PayloadCrc, Opcode.LoadX, tag);
         _xLength[buffer] = n;

@@ -90,6 +90,9 @@ public sealed record DeviceInfo
         MaxSclkKHz = 12_000,
         BuildId = 0x454D5531, // "EMU1": the emulator's build
     };
+
+    /// <summary>What the gateware in fpga/ reports: the same limits as <see cref="Up5k"/>, build id "RTL1".</summary>
+    public static DeviceInfo Up5kGateware { get; } = Up5k with { BuildId = 0x314C5452 };
 }
 
 /// <summary>A problem with the offload device or its configuration that the user can fix; the message says how.</summary>

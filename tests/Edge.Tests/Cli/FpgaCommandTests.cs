@@ -43,4 +43,28 @@ public class FpgaCommandTests
         Assert.Equal(0, code);
         Assert.Contains("12.0 |", output, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task EstimateTakesTheShapeFromTheModelAndTheLimitsFromTheDevice()
+    {
+        var dir = Directory.CreateTempSubdirectory("edge-fpga-test-");
+        try
+        {
+            string model = Path.Combine(dir.FullName, "tiny.edge");
+            new Edge.Packer.SyntheticModel(TextWriter.Null).Write(new Edge.Packer.SyntheticShape("tiny", Hidden: 64, Layers: 3, Vocab: 600, Intermediate: 96),
+                seed: 7, model, name: null, force: false, TestContext.Current.CancellationToken);
+            var (code, output, error) = await Run("fpga", "estimate", "--device", "emu", "-m", model, "--sclk", "12");
+            Assert.True(code == 0, error);
+            Assert.Contains("H=64 L=3 I=96 (tiny.edge)", output, StringComparison.Ordinal);
+            Assert.Contains("emu (INFO): 32 lanes at 48.0 MHz", output, StringComparison.Ordinal);
+            // An explicit shape still wins over the model's.
+            (code, output, _) = await Run("fpga", "estimate", "-m", model, "--layers", "5", "--sclk", "12");
+            Assert.Equal(0, code);
+            Assert.Contains("H=64 L=5 I=96", output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
 }
