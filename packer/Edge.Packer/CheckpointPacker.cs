@@ -7,7 +7,7 @@ using Edge.Packer.Safetensors;
 namespace Edge.Packer;
 
 /// <summary>What a finished pack wrote.</summary>
-public sealed record PackSummary(string OutputPath, int TensorCount, long Bytes, TimeSpan Elapsed);
+internal sealed record PackSummary(string OutputPath, int TensorCount, long Bytes, TimeSpan Elapsed);
 
 /// <summary>
 /// Converts a HuggingFace HGRN-Bit checkpoint folder into an Edge model file: the tokenizer is embedded, the
@@ -15,7 +15,7 @@ public sealed record PackSummary(string OutputPath, int TensorCount, long Bytes,
 /// the absmean scale of its bf16 latent weights (<see cref="TernaryQuantizer"/>). Every input is validated before
 /// the first byte is written, and the output appears only when complete.
 /// </summary>
-public sealed class CheckpointPacker(TextWriter progress)
+internal sealed class CheckpointPacker(TextWriter progress)
 {
     public const string PackerVersion = "edge-pack 0.1.0";
     public const string ConfigFileName = "config.json";

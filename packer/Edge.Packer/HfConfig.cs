@@ -8,7 +8,7 @@ namespace Edge.Packer;
 /// What edge-pack takes from a checkpoint's config.json. Absent optional fields get the defaults of the official
 /// <c>HGRNBitConfig</c>; settings the official inference code runs but Edge does not are rejected by name.
 /// </summary>
-public sealed record HfConfig
+internal sealed record HfConfig
 {
     public required HgrnBitConfig Model { get; init; }
     public int BosTokenId { get; init; } = 1;

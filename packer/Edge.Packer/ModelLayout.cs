@@ -3,10 +3,10 @@ using Edge.Format.Container;
 namespace Edge.Packer;
 
 /// <summary>A tensor of the output file: its checkpoint name, stored type and PyTorch shape.</summary>
-public sealed record PlannedTensor(string Name, TensorType Type, long[] Shape);
+internal sealed record PlannedTensor(string Name, TensorType Type, long[] Shape);
 
 /// <summary>The tensors of an HGRN-Bit model file, in model order (spec §4 names; norms fp32, BitLinear weights ternary).</summary>
-public static class ModelLayout
+internal static class ModelLayout
 {
     public const string TokenizerTensor = "tokenizer.model";
 

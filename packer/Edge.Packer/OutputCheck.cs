@@ -1,7 +1,7 @@
 namespace Edge.Packer;
 
 /// <summary>Checks done before any work, so a long pack cannot fail at the end on an unusable output path.</summary>
-public static class OutputCheck
+internal static class OutputCheck
 {
     public static void Ensure(string outputPath, bool force)
     {
@@ -17,7 +17,7 @@ public static class OutputCheck
 }
 
 /// <summary>Human-readable byte counts for progress lines.</summary>
-public static class Sizes
+internal static class Sizes
 {
     public static string Format(long bytes) => bytes switch
     {

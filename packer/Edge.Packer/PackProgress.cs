@@ -4,7 +4,7 @@ using Edge.Packer.Safetensors;
 namespace Edge.Packer;
 
 /// <summary>One progress line per written tensor: "[  3/485] name type [shape] scale".</summary>
-public sealed class PackProgress(TextWriter output, int total)
+internal sealed class PackProgress(TextWriter output, int total)
 {
     int _done;
 

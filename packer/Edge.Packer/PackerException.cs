@@ -1,4 +1,4 @@
 namespace Edge.Packer;
 
 /// <summary>A problem with the user's input (checkpoint, options, output path); printed as one line, no stack trace.</summary>
-public sealed class PackerException(string message) : Exception(message);
+internal sealed class PackerException(string message) : Exception(message);

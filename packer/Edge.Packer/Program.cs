@@ -4,7 +4,7 @@ using Edge.Packer.Safetensors;
 
 namespace Edge.Packer;
 
-public static class Program
+internal static class Program
 {
     public static Task<int> Main(string[] args) => Run(args, Console.Out, Console.Error);
 

@@ -8,7 +8,7 @@ namespace Edge.Packer;
 /// (<see cref="EdgeTokenizer"/>), so a file edge-pack writes never fails to load for its tokenizer; its pieces must
 /// fit the model's vocabulary.
 /// </summary>
-public sealed class SentencePieceModel
+internal sealed class SentencePieceModel
 {
     SentencePieceModel(byte[] bytes, int pieceCount)
     {

@@ -5,7 +5,7 @@ using Edge.Format.Container;
 namespace Edge.Packer;
 
 /// <summary>The dimensions of a synthetic model.</summary>
-public sealed record SyntheticShape(string Label, int Hidden, int Layers, int Vocab, int Intermediate)
+internal sealed record SyntheticShape(string Label, int Hidden, int Layers, int Vocab, int Intermediate)
 {
     /// <summary>The released MMfreeLM sizes (spec §1); I follows the official rule for hidden_ratio 4.</summary>
     public static IReadOnlyDictionary<string, SyntheticShape> Presets { get; } = new Dictionary<string, SyntheticShape>
@@ -34,7 +34,7 @@ public sealed record SyntheticShape(string Label, int Hidden, int Layers, int Vo
 /// spread-out lower bounds. The tokenizer is a small placeholder (see Resources/make-placeholder-tokenizer.sh);
 /// the vocabulary beyond its pieces is padding. Tensors are generated row by row, never held whole.
 /// </summary>
-public sealed class SyntheticModel(TextWriter progress)
+internal sealed class SyntheticModel(TextWriter progress)
 {
     public const string TokenizerResource = "placeholder-tokenizer.model";
 

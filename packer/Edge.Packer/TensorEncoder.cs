@@ -5,13 +5,13 @@ using Edge.Format.Numerics;
 namespace Edge.Packer;
 
 /// <summary>Produces row <paramref name="row"/> of a tensor into <paramref name="destination"/>.</summary>
-public delegate void RowFiller<T>(long row, Span<T> destination);
+internal delegate void RowFiller<T>(long row, Span<T> destination);
 
 /// <summary>
 /// Streams tensors into a <see cref="ModelFileWriter"/> row by row, encoding each row as it is produced, so only a
 /// small buffer is ever held whatever the tensor's size.
 /// </summary>
-public static class TensorEncoder
+internal static class TensorEncoder
 {
     const int ChunkBytes = 1 << 20;
 

@@ -7,7 +7,7 @@ namespace Edge.Offload;
 /// <c>0-3</c> or <c>2</c> (every BitLinear of those blocks), or comma-separated tensor-name globs such as
 /// <c>model.layers.*.attn.o_proj,lm_head</c> (<c>*</c> is any run of characters, <c>?</c> one character).
 /// </summary>
-public sealed class LayerSelector
+internal sealed class LayerSelector
 {
     readonly int _firstBlock = -1, _lastBlock = -1;
     readonly string[] _globs = [];

@@ -9,7 +9,7 @@ namespace Edge.Offload;
 /// Attaches an offload device to a model's executor for the lifetime of the session (what
 /// <c>edge generate --offload … --offload-layers …</c> does) and detaches it on dispose.
 /// </summary>
-public sealed class OffloadSession : IDisposable
+internal sealed class OffloadSession : IDisposable
 {
     readonly HgrnBitModel _model;
 

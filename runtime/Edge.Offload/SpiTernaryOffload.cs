@@ -29,7 +29,7 @@ public sealed record OffloadOptions
 /// number of times; then the layer returns false for the rest of the run and the CPU computes it, so results never
 /// change because of a fault.
 /// </summary>
-public sealed unsafe class SpiTernaryOffload : ITernaryOffload
+internal sealed unsafe class SpiTernaryOffload : ITernaryOffload
 {
     readonly TmvClient _client;
     readonly OffloadOptions _options;

@@ -8,9 +8,12 @@ namespace Edge.Runtime;
 /// </summary>
 public static class BundledModel
 {
+    /// <summary>The environment variable that names the default model file.</summary>
     public const string Variable = "EDGE_MODEL";
+    /// <summary>The file name of the small model bundled in the repository's <c>models/</c> folder.</summary>
     public const string FileName = "kjv-brown-36m.edge";
 
+    /// <summary>The default model: <see cref="Variable"/> if set, else the bundled file under the current folder or beside the executable; throws <see cref="FileNotFoundException"/> saying how to give one.</summary>
     public static string Locate()
     {
         if (Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } fromEnvironment)

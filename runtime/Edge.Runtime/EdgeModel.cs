@@ -46,10 +46,18 @@ public sealed class EdgeModel : IDisposable
         Tokenizer = tokenizer;
     }
 
-    public ModelFile File { get; }
-    public HgrnBitModel Model { get; }
+    internal ModelFile File { get; }
+    internal HgrnBitModel Model { get; }
+    /// <summary>The model's tokenizer.</summary>
     public EdgeTokenizer Tokenizer { get; }
+    /// <summary>The model's shape: hidden size, layers, heads, vocabulary.</summary>
     public HgrnBitConfig Config => Model.Config;
+
+    /// <summary>What the model file says about itself: name, architecture, tokenizer, chat template, sources.</summary>
+    public ModelMetadata Metadata => File.Metadata;
+
+    /// <summary>SHA-256 of the file's metadata and tensor table (every tensor's CRC-32): names these exact weights.</summary>
+    public string Fingerprint => File.Fingerprint;
 
     /// <summary>Maps, validates and prepares a model file. Errors are <see cref="InvalidDataException"/> or I/O exceptions with a readable message.</summary>
     public static EdgeModel Load(string path, LoadOptions? options = null)
@@ -104,6 +112,7 @@ public sealed class EdgeModel : IDisposable
         public void Dispose() => Volatile.Write(ref model._generating, 0);
     }
 
+    /// <summary>Unmaps the file and stops the worker threads.</summary>
     public void Dispose()
     {
         Model.Executor.Dispose();

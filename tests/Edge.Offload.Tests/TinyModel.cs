@@ -7,7 +7,7 @@ namespace Edge.Offload.Tests;
 /// A small random HGRN-Bit model written with the real file writer: H = 64, I = 256, 3 blocks, V = 300. Its 19
 /// BitLinears need 175 KiB, more than a UP5K's 128 KiB, so <c>fit</c> has to leave some on the CPU.
 /// </summary>
-public sealed class TinyModel : IDisposable
+internal sealed class TinyModel : IDisposable
 {
     public const int Hidden = 64, Intermediate = 256, Blocks = 3, Vocab = 300;
 

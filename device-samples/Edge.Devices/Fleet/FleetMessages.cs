@@ -65,7 +65,7 @@ public static class FleetMessages
         }
         catch (JsonException e)
         {
-            error = $"the payload is not valid JSON ({Edge.Format.Container.JsonErrorText.Position(e)})";
+            error = $"the payload is not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1})";
             return null;
         }
         catch (InvalidOperationException)

@@ -7,7 +7,7 @@ namespace Edge.Packer.Safetensors;
 /// The weights of a HuggingFace checkpoint folder: either one <c>model.safetensors</c>, or shards
 /// (<c>model-0000N-of-0000M.safetensors</c>) listed by the <c>weight_map</c> of <c>model.safetensors.index.json</c>.
 /// </summary>
-public sealed class CheckpointReader : IDisposable
+internal sealed class CheckpointReader : IDisposable
 {
     public const string SingleFileName = "model.safetensors";
     public const string IndexFileName = "model.safetensors.index.json";

@@ -7,7 +7,7 @@ using Edge.Format.Text;
 namespace Edge.Packer.Safetensors;
 
 /// <summary>Element types edge-pack reads from safetensors files.</summary>
-public enum SafetensorsDType
+internal enum SafetensorsDType
 {
     BF16,
     F16,
@@ -15,7 +15,7 @@ public enum SafetensorsDType
 }
 
 /// <summary>One tensor of a safetensors file: where its bytes lie in the mapped file.</summary>
-public sealed record SafetensorsTensor(string Name, SafetensorsDType DType, long[] Shape, long DataOffset, long ByteLength, SafetensorsFile File)
+internal sealed record SafetensorsTensor(string Name, SafetensorsDType DType, long[] Shape, long DataOffset, long ByteLength, SafetensorsFile File)
 {
     public long ElementCount => Shape.Aggregate(1L, (a, d) => a * d);
 
@@ -32,7 +32,7 @@ public sealed record SafetensorsTensor(string Name, SafetensorsDType DType, long
 /// the header and every tensor's dtype, shape and byte range against the file size; data is converted to fp32 on
 /// demand, chunk by chunk, so memory use does not grow with the file.
 /// </summary>
-public sealed unsafe class SafetensorsFile : IDisposable
+internal sealed unsafe class SafetensorsFile : IDisposable
 {
     /// <summary>The safetensors format's own limit on the JSON header.</summary>
     public const long MaxHeaderBytes = 100_000_000;

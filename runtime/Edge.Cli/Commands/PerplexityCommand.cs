@@ -31,7 +31,7 @@ static class PerplexityCommand
             if (stream.Length < 2)
                 throw new ArgumentException($"{path} has fewer than 2 tokens of text; nothing to score.");
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var result = Perplexity.Evaluate(model.Model, stream, cancel);
+            var result = Perplexity.Evaluate(model, stream, cancel);
             stderr.WriteLine($"edge: scored {result.Tokens} tokens in {clock.Elapsed.TotalSeconds:F2} s ({result.Tokens / clock.Elapsed.TotalSeconds:F1} tokens/s)");
             stdout.WriteLine($"perplexity: {result.Perplexity:F4} over {result.Tokens} tokens");
             if (parse.GetValue(json))

@@ -11,7 +11,7 @@ namespace Edge.Format.Container;
 /// asks for them, and so does the mapping, which gets them where the file system keeps the file in huge folios
 /// (<see cref="ReadOnlyMapping"/>, §0f).
 /// </summary>
-public static unsafe class HugePages
+internal static unsafe class HugePages
 {
     /// <summary>
     /// The size of a transparent huge page (one page-middle-directory entry) on this machine: 2 MiB on x86-64 and on
@@ -63,6 +63,7 @@ public static unsafe class HugePages
     /// a huge page when it spans at least one, and advised to be backed by huge pages as it is first touched, so that
     /// how fast it streams does not depend on where 4 KiB pages happen to lie. Free it with <see cref="Free"/>.
     /// </summary>
+    /// <param name="length">Bytes to allocate.</param>
     /// <param name="advised">Whether the kernel accepted the advice (see <see cref="TryAdvise"/>).</param>
     /// <exception cref="OutOfMemoryException">The process cannot get <paramref name="length"/> bytes.</exception>
     public static byte* Allocate(long length, out bool advised)

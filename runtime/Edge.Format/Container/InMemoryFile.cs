@@ -7,7 +7,7 @@ namespace Edge.Format.Container;
 /// pay for reading the model, and pages evicted under memory pressure are read again). On Linux the copy asks for
 /// transparent huge pages, so decode speed no longer depends on where the page cache put the file (<see cref="HugePages"/>).
 /// </summary>
-public sealed unsafe class InMemoryFile : IFileView
+internal sealed unsafe class InMemoryFile : IFileView
 {
     const int ReadChunk = 1 << 30;
     bool _disposed;

@@ -6,7 +6,7 @@ namespace Edge.Format.Container;
 /// Where a JSON text is broken, in users' words: a <see cref="JsonException"/>'s message speaks of reader options
 /// and, in builds without resource strings, is a bare key such as "ExpectedStartOfPropertyNotFound".
 /// </summary>
-public static class JsonErrorText
+internal static class JsonErrorText
 {
     /// <summary>"line 3, byte 14" (both counted from 1), or "" when the reader did not say.</summary>
     public static string Position(JsonException e) =>

@@ -10,7 +10,7 @@ namespace Edge.Format.Container;
 /// metadata and tensor table (bounds, alignment, sizes, types, overlaps); tensor data is only viewed, never copied
 /// again. Any inconsistency is an <see cref="InvalidDataException"/> whose message says what is wrong.
 /// </summary>
-public sealed unsafe class ModelFile : IDisposable
+internal sealed unsafe class ModelFile : IDisposable
 {
     readonly IFileView _view;
     readonly byte* _base;
@@ -57,6 +57,7 @@ public sealed unsafe class ModelFile : IDisposable
     }
 
     /// <summary>Maps and validates a model file.</summary>
+    /// <param name="path">The .edge file.</param>
     /// <param name="inMemory">Read the whole file into process memory instead of mapping it (<c>--no-mmap</c>).</param>
     public static ModelFile Open(string path, bool inMemory = false) => new(path, inMemory);
 
@@ -176,6 +177,7 @@ public sealed unsafe class ModelFile : IDisposable
 
     /// <summary>Parses and validates header, metadata and table from the start of a file.</summary>
     /// <param name="head">The file's bytes (at least its first 2 GiB).</param>
+    /// <param name="fileLength">The whole file's length, against which every offset is checked.</param>
     public static (uint Version, ModelMetadata Metadata, IReadOnlyList<TensorInfo> Tensors) Parse(ReadOnlySpan<byte> head, long fileLength)
     {
         if (head.Length < ModelFileLayout.HeaderSize || fileLength < ModelFileLayout.HeaderSize)

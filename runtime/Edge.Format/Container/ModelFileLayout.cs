@@ -7,7 +7,7 @@ namespace Edge.Format.Container;
 /// </code>
 /// The table comes last so the packer can stream tensors and learn their checksums before writing it.
 /// </summary>
-public static class ModelFileLayout
+internal static class ModelFileLayout
 {
     /// <summary>"EDGEMDL" followed by 0x1A, which stops text tools from printing the rest.</summary>
     public static ReadOnlySpan<byte> Magic => "EDGEMDL\u001a"u8;

@@ -11,7 +11,7 @@ namespace Edge.Format.Container;
 /// (<c>model.edge.partial</c>), held under an exclusive lock while it is written: a run killed outright (SIGKILL,
 /// power loss) leaves it to be reused by the next run, and a second writer of the same destination is refused.
 /// </summary>
-public sealed class ModelFileWriter : IDisposable
+internal sealed class ModelFileWriter : IDisposable
 {
     /// <summary>Appended to the destination's name for the file being written.</summary>
     public const string PartialSuffix = ".partial";

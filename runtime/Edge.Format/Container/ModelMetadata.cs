@@ -4,6 +4,9 @@ using System.Text.Json;
 namespace Edge.Format.Container;
 
 /// <summary>A source file the model was packed from.</summary>
+/// <param name="Name">The file's name in the checkpoint folder.</param>
+/// <param name="Bytes">Its size.</param>
+/// <param name="Sha256">Its SHA-256, lower-case hex.</param>
 public sealed record SourceFile(string Name, long Bytes, string Sha256);
 
 /// <summary>How the embedded tokenizer is used.</summary>
@@ -14,26 +17,45 @@ public sealed record TokenizerInfo
 
     /// <summary>Name of the <see cref="TensorType.Bytes"/> tensor holding the tokenizer file.</summary>
     public string Tensor { get; init; } = "tokenizer.model";
+
+    /// <summary>The beginning-of-sequence token id.</summary>
     public int BosTokenId { get; init; } = 1;
+
+    /// <summary>The end-of-sequence token id.</summary>
     public int EosTokenId { get; init; } = 2;
+
+    /// <summary>The unknown-piece token id.</summary>
     public int UnkTokenId { get; init; }
+
+    /// <summary>Whether a prompt starts with BOS (tokenizer_config.json's <c>add_bos_token</c>).</summary>
     public bool AddBosToken { get; init; } = true;
 }
 
 /// <summary>The metadata block: architecture, hyperparameters, tokenizer and provenance, stored as UTF-8 JSON.</summary>
 public sealed record ModelMetadata
 {
+    /// <summary>The model type the file holds; Edge runs <see cref="HgrnBitConfig.ModelType"/>.</summary>
     public string Architecture { get; init; } = HgrnBitConfig.ModelType;
+
+    /// <summary>A display name (edge-pack takes the checkpoint folder's name unless given one).</summary>
     public string Name { get; init; } = "";
+
+    /// <summary>The model's hyperparameters.</summary>
     public required HgrnBitConfig Config { get; init; }
+
+    /// <summary>The embedded tokenizer's ids and flags.</summary>
     public TokenizerInfo Tokenizer { get; init; } = new();
+
+    /// <summary>The tool and version that wrote the file.</summary>
     public string Packer { get; init; } = "";
+
+    /// <summary>The checkpoint files the model was packed from, with sizes and SHA-256.</summary>
     public IReadOnlyList<SourceFile> Sources { get; init; } = [];
 
     /// <summary>The checkpoint's HuggingFace chat template (Jinja source from tokenizer_config.json), if it had one.</summary>
     public string? ChatTemplate { get; init; }
 
-    public byte[] ToJson()
+    internal byte[] ToJson()
     {
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
@@ -83,7 +105,7 @@ public sealed record ModelMetadata
     /// Parses the metadata block; throws <see cref="InvalidDataException"/> on anything missing or mistyped, and on a
     /// configuration no model can have (so every reader, <c>edge inspect</c> too, sees only sizes it can compute with).
     /// </summary>
-    public static ModelMetadata FromJson(ReadOnlySpan<byte> json)
+    internal static ModelMetadata FromJson(ReadOnlySpan<byte> json)
     {
         JsonDocument doc;
         try

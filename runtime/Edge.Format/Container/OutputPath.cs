@@ -7,7 +7,7 @@ namespace Edge.Format.Container;
 /// name held, so a device node, pipe or socket given as the output (<c>-o /dev/full --force</c> as root) would be
 /// swapped for a regular file; only a missing name or a regular file (or a link to one) may be replaced.
 /// </summary>
-public static partial class OutputPath
+internal static partial class OutputPath
 {
     public static void EnsureReplaceable(string path)
     {

@@ -11,7 +11,7 @@ namespace Edge.Format.Container;
 /// does), the kernel then maps it with huge pages (2 MiB on x86-64), and decode no longer depends on where its 4 KiB pages lie
 /// (<see cref="HugePages"/>). Elsewhere, and if that mapping fails, it is an ordinary mapping.
 /// </summary>
-public sealed unsafe class ReadOnlyMapping : IFileView
+internal sealed unsafe class ReadOnlyMapping : IFileView
 {
     readonly MemoryMappedFile? _map;
     readonly MemoryMappedViewAccessor? _view;

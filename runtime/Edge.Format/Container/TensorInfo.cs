@@ -8,7 +8,7 @@ namespace Edge.Format.Container;
 /// <param name="Length">Data length in bytes.</param>
 /// <param name="Scale">For ternary types (<see cref="TensorTypes.IsTernary"/>): the absmean scale (a code t stands for t × Scale); otherwise 0.</param>
 /// <param name="Crc32">CRC-32 (IEEE) of the data bytes.</param>
-public sealed record TensorInfo(string Name, TensorType Type, long[] Shape, long Offset, long Length, float Scale, uint Crc32)
+internal sealed record TensorInfo(string Name, TensorType Type, long[] Shape, long Offset, long Length, float Scale, uint Crc32)
 {
     public long ElementCount => Shape.Aggregate(1L, (a, d) => a * d);
 

@@ -21,7 +21,7 @@ public enum TensorType : byte
     TernaryFiveTrit = 4,
 }
 
-public static class TensorTypes
+internal static class TensorTypes
 {
     public static bool IsKnown(TensorType type) => type is TensorType.F32 or TensorType.F16 or TensorType.Bytes || IsTernary(type);
 

@@ -9,7 +9,7 @@ namespace Edge.Format.Numerics;
 /// The official BitLinear input path (<c>_layer_norm_fwd_quant_kernel</c>): RMSNorm with the layer's own weight
 /// (eps 1e-6), then per-token absmax int8 quantization rounded half away from zero.
 /// </summary>
-public static class ActivationQuantizer
+internal static class ActivationQuantizer
 {
     /// <summary>The official fused kernel's default eps; <c>FusedBitLinear</c> never passes its module's 1e-8.</summary>
     public const float NormEps = 1e-6f;
@@ -22,6 +22,9 @@ public static class ActivationQuantizer
     /// <paramref name="q"/> (length ≥ K; the rest is zeroed, so padded weights meet zeros) and returns the
     /// activation scale <c>sx = 127 / max(absmax, 1e-5)</c>; the real activation is <c>q / sx</c>.
     /// </summary>
+    /// <param name="x">The activations (length K).</param>
+    /// <param name="normWeight">The RMSNorm weight (length K).</param>
+    /// <param name="q">The int8 activations (length ≥ K).</param>
     /// <param name="normalized">Scratch of length K (holds the scaled, rounded values afterwards).</param>
     public static float Quantize(ReadOnlySpan<float> x, ReadOnlySpan<float> normWeight, Span<float> normalized, Span<sbyte> q)
     {

@@ -9,7 +9,7 @@ namespace Edge.Format.Numerics;
 /// with <c>acc_j = Σ_k t_jk · q_k</c> (the official <c>yq · Wq</c> is <c>(q/sx)·(t·β)</c>). Every kernel, the FPGA
 /// path and the tests apply this one epilogue, so equal integer sums give bit-identical outputs.
 /// </summary>
-public static class BitLinearRule
+internal static class BitLinearRule
 {
     public static float OutputFactor(float weightScale, float activationScale) => weightScale / activationScale;
 

@@ -16,7 +16,7 @@ namespace Edge.Format.Numerics;
 /// stored 2-bit, 64 weights in 16 bytes (byte j holds weights j + 16·l in bits 2l and 2l+1), padded with zeros.
 /// K = 1024 takes 208 bytes instead of 256 (−19 %), K = 2560 512 instead of 640 (−20 %).
 /// </remarks>
-public static class FiveTritPacking
+internal static class FiveTritPacking
 {
     public const int BlockWeights = 320;
     public const int BlockBytes = 64;

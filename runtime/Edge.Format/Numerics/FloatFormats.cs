@@ -1,7 +1,7 @@
 namespace Edge.Format.Numerics;
 
 /// <summary>Conversions of the 16-bit float formats found in checkpoints and model files.</summary>
-public static class FloatFormats
+internal static class FloatFormats
 {
     /// <summary>bf16 is the upper half of an fp32, so widening is exact.</summary>
     public static float BFloat16ToSingle(ushort bits) => BitConverter.Int32BitsToSingle(bits << 16);

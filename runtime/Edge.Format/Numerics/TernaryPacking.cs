@@ -1,7 +1,7 @@
 namespace Edge.Format.Numerics;
 
 /// <summary>
-/// The one packed layout of ternary weights (tensor type <see cref="TensorType.Ternary2"/>), independent of the CPU
+/// The one packed layout of ternary weights (tensor type <see cref="Container.TensorType.Ternary2"/>), independent of the CPU
 /// that packed or runs it. Each row of K weights is padded with zero weights to a multiple of 256 and stored as
 /// blocks of 256 weights in 64 bytes. A weight t ∈ {-1,0,+1} is stored as the 2-bit code t+1 ∈ {0,1,2};
 /// byte j (0..63) of a block holds weights j, j+64, j+128 and j+192 of that block in bits 0-1, 2-3, 4-5 and 6-7.
@@ -12,7 +12,7 @@ namespace Edge.Format.Numerics;
 /// 64-byte boundary; and a u8×s8 dot product of codes with activations gives Σ(t+1)·x, from which Σx is subtracted
 /// once per row.
 /// </remarks>
-public static class TernaryPacking
+internal static class TernaryPacking
 {
     /// <summary>Weights per block.</summary>
     public const int BlockWeights = 256;

@@ -10,7 +10,7 @@ namespace Edge.Format.Numerics;
 /// come from the latent weights: re-deriving it from already-ternary values shrinks every layer's output by its
 /// non-zero fraction (matmulfreellm issue #18).
 /// </remarks>
-public static class TernaryQuantizer
+internal static class TernaryQuantizer
 {
     /// <summary>Lower clamp of the absmean, as in the official code.</summary>
     public const float MinScale = 1e-5f;

@@ -9,7 +9,7 @@ namespace Edge.Format.Text;
 /// surrogate such as <c>"\ud800"</c>, only when the string is read, and then throws InvalidOperationException.
 /// Here all of it is checked once, up front, and every problem is one <see cref="InvalidDataException"/> line.
 /// </summary>
-public static class StrictJson
+internal static class StrictJson
 {
     /// <summary>Parses <paramref name="json"/>; <paramref name="what"/> names it in the message ("config.json").</summary>
     public static JsonDocument Parse(ReadOnlyMemory<byte> json, string what)

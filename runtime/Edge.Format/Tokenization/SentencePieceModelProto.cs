@@ -7,7 +7,7 @@ namespace Edge.Format.Tokenization;
 /// their scores and types, the model type, byte fallback, and the normalizer switches. A hand-written protobuf walk,
 /// so no code generation or reflection is involved (NativeAOT).
 /// </summary>
-public sealed class SentencePieceModelProto
+internal sealed class SentencePieceModelProto
 {
     public enum PieceType { Normal = 1, Unknown = 2, Control = 3, UserDefined = 4, Unused = 5, Byte = 6 }
 

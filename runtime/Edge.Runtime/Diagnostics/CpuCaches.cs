@@ -8,7 +8,7 @@ namespace Edge.Runtime.Diagnostics;
 /// decode from cache, faster than the memory roofline (on a 16-core Xeon with 300 MiB of L3, 370M decoded at up to
 /// 126 % of it; docs/PERFORMANCE.md §0g).
 /// </summary>
-public static class CpuCaches
+internal static class CpuCaches
 {
     const string CacheDirectory = "/sys/devices/system/cpu/cpu0/cache";
 

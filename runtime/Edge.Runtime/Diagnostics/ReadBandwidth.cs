@@ -11,7 +11,7 @@ namespace Edge.Runtime.Diagnostics;
 /// larger than the last-level cache with wide vector loads. This is the ceiling for decoding, which reads every
 /// weight once per token, so <c>edge bench</c> divides the bytes a token reads by it (the roofline).
 /// </summary>
-public static class ReadBandwidth
+internal static class ReadBandwidth
 {
     /// <summary>Default buffer: far beyond any L3 this runtime targets, so the sum reads DRAM.</summary>
     public const long DefaultBufferBytes = 1L << 30;

@@ -5,8 +5,11 @@ namespace Edge.Runtime.Generation;
 /// <summary>One message of a conversation. Roles are "system" (first turn only), "user" and "assistant".</summary>
 public readonly record struct ChatTurn(string Role, string Content)
 {
+    /// <summary>The role of the instructions that open a conversation (first turn only).</summary>
     public const string System = "system";
+    /// <summary>The role of the person talking to the model.</summary>
     public const string User = "user";
+    /// <summary>The role of the model's replies.</summary>
     public const string Assistant = "assistant";
 }
 

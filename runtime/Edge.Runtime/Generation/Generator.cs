@@ -25,6 +25,7 @@ public sealed record GenerationRequest
     /// </summary>
     public int MinTokens { get; init; }
 
+    /// <summary>How each next token is chosen.</summary>
     public SamplingOptions Sampling { get; init; } = new();
 
     /// <summary>Strings that end the reply (matched across tokens); the reply's text ends before the first one.</summary>
@@ -59,12 +60,14 @@ public enum FinishReason
 /// <param name="CompletionTokens">Tokens generated.</param>
 public readonly record struct GenerationUsage(int PromptTokens, int CachedPromptTokens, int CompletionTokens)
 {
+    /// <summary>Prompt tokens that had to be read (those the session did not hold already).</summary>
     public int PrefilledTokens => PromptTokens - CachedPromptTokens;
 }
 
 /// <summary>What a generation did; delivered with the last piece, also when it was cancelled.</summary>
 public sealed record GenerationResult
 {
+    /// <summary>The prompt's tokens, BOS included, as the model read them.</summary>
     public required int[] PromptTokens { get; init; }
 
     /// <summary>Generated tokens, EOS excluded; a matched stop string's tokens included.</summary>
@@ -76,19 +79,25 @@ public sealed record GenerationResult
     /// <summary>The text of all <see cref="Tokens"/>, a matched stop string and whatever followed it in its token included.</summary>
     public required string DecodedText { get; init; }
 
+    /// <summary>Why the generation ended.</summary>
     public required FinishReason FinishReason { get; init; }
 
     /// <summary>The stop string that ended the reply, or null.</summary>
     public string? StopSequence { get; init; }
 
+    /// <summary>Token counts, as the OpenAI API reports them.</summary>
     public required GenerationUsage Usage { get; init; }
 
+    /// <summary>Time spent reading the prompt.</summary>
     public TimeSpan PrefillTime { get; init; }
 
+    /// <summary>Time spent generating, from the first sampled token to the end.</summary>
     public TimeSpan DecodeTime { get; init; }
 
+    /// <summary>The sampler's seed (the one given, or the one drawn): the same seed and request give the same text.</summary>
     public ulong Seed { get; init; }
 
+    /// <summary>True when the model ended the text itself (<see cref="FinishReason.EndOfSequence"/>).</summary>
     public bool StoppedAtEos => FinishReason == FinishReason.EndOfSequence;
 }
 
@@ -109,6 +118,7 @@ public sealed class Generator(EdgeModel model)
     readonly float[] _logits = new float[model.Config.VocabSize];
     readonly int[] _next = new int[1];
 
+    /// <summary>The model this generator runs.</summary>
     public EdgeModel Model => model;
 
     /// <summary>Generates from a fresh state (the prompt is read in full).</summary>

@@ -1,4 +1,3 @@
-using Edge.Runtime.Model;
 using Edge.Runtime.Tokenization;
 
 namespace Edge.Runtime.Generation;
@@ -6,6 +5,10 @@ namespace Edge.Runtime.Generation;
 /// <summary>Perplexity of a token stream: exp of the mean negative log-likelihood of every token after the first.</summary>
 public static class Perplexity
 {
+    /// <summary>A perplexity over <paramref name="Tokens"/> scored tokens.</summary>
+    /// <param name="Perplexity">exp(<paramref name="NegativeLogLikelihood"/> / <paramref name="Tokens"/>).</param>
+    /// <param name="Tokens">How many tokens were scored (all but the first).</param>
+    /// <param name="NegativeLogLikelihood">The summed negative natural-log likelihood of the scored tokens.</param>
     public readonly record struct Result(double Perplexity, int Tokens, double NegativeLogLikelihood);
 
     /// <summary>The longest line <see cref="ReadLines"/> accepts, in characters: far beyond prose, far below memory.</summary>
@@ -61,8 +64,11 @@ public static class Perplexity
     }
 
     /// <summary>Runs the whole stream with one recurrent state and scores tokens 1..n-1.</summary>
-    public static Result Evaluate(HgrnBitModel model, int[] tokens, CancellationToken cancellationToken = default)
+    public static Result Evaluate(EdgeModel edgeModel, int[] tokens, CancellationToken cancellationToken = default)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(tokens.Length, 2);
+        using var lease = edgeModel.EnterGeneration();
+        var model = edgeModel.Model;
         var state = model.CreateState();
         var scratch = new float[model.Config.VocabSize];
         double nll = 0;

@@ -19,12 +19,14 @@ public sealed class Session
     readonly List<int> _tokens = [];
     int _busy;
 
+    /// <summary>A new, empty session on <paramref name="model"/>.</summary>
     public Session(EdgeModel model)
     {
         Model = model;
         State = model.Model.CreateState();
     }
 
+    /// <summary>The model whose state this session holds.</summary>
     public EdgeModel Model { get; }
 
     /// <summary>
@@ -82,6 +84,7 @@ public sealed class Session
         State.Save(stream);
     }
 
+    /// <summary>The session (tokens and recurrent state, tied to the model's fingerprint) as bytes for <see cref="Restore(ReadOnlySpan{byte})"/>.</summary>
     public byte[] Save()
     {
         using var stream = new MemoryStream();
@@ -148,6 +151,7 @@ public sealed class Session
         _tokens.AddRange(tokens);
     }
 
+    /// <summary>Restores what <see cref="Save()"/> returned; throws <see cref="InvalidDataException"/> (leaving the session as it was) for another model's or damaged bytes.</summary>
     public void Restore(ReadOnlySpan<byte> saved)
     {
         using var stream = new MemoryStream(saved.ToArray(), writable: false);

@@ -6,7 +6,7 @@ namespace Edge.Runtime.Kernels;
 /// A buffer on the pinned object heap that starts on a 64-byte boundary: kernels read activations through raw
 /// pointers (<see cref="TernaryProduct"/>), and a 32- or 64-byte load that straddles two cache lines costs two.
 /// </summary>
-public sealed unsafe class AlignedBuffer<T> where T : unmanaged
+internal sealed unsafe class AlignedBuffer<T> where T : unmanaged
 {
     const int Alignment = 64;
     readonly T[] _storage;

@@ -20,7 +20,7 @@ namespace Edge.Runtime.Kernels;
 /// accumulator gets 8 pair sums per block (2 halves × 4 lanes), so it is widened after <see cref="BlocksPerWiden"/> = 8
 /// blocks (64 pair sums). No saturation can occur: one pair is far below the limits.
 /// </remarks>
-public sealed unsafe class Avx2TernaryKernel : TernaryKernel
+internal sealed unsafe class Avx2TernaryKernel : TernaryKernel
 {
     const int BlocksPerWiden = 8;
     const int BlocksPerWidenScaled = 4;

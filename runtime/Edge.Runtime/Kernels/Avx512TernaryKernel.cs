@@ -18,7 +18,7 @@ namespace Edge.Runtime.Kernels;
 /// widening. On Zen 4 the batched product is still 5-10 % slower than AVX2's: the register-only vpmaddubsw + vpaddw
 /// loop peaks lower with zmm than with ymm there (<c>Edge.Benchmarks peak</c>).
 /// </remarks>
-public sealed unsafe class Avx512TernaryKernel : TernaryKernel
+internal sealed unsafe class Avx512TernaryKernel : TernaryKernel
 {
     const int BlocksPerWiden = 16;
     internal const int TokensPerGroup = 8;

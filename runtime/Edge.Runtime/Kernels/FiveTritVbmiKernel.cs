@@ -25,7 +25,7 @@ namespace Edge.Runtime.Kernels;
 /// accumulators gets five pair sums per block and one per tail group, widened once per pass of
 /// ≤ <see cref="BlocksPerPass"/> = 9 blocks and the tail: ≤ 50 sums.
 /// </remarks>
-public sealed unsafe class FiveTritVbmiKernel : TernaryKernel
+internal sealed unsafe class FiveTritVbmiKernel : TernaryKernel
 {
     const int BlocksPerWiden = 8;
 

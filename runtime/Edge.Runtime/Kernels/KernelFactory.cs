@@ -6,7 +6,7 @@ namespace Edge.Runtime.Kernels;
 /// (scalar, vector128, avx2, avx512, neon, neon-dot). Each kernel's <c>IsSupported</c> asks the JIT (or the NativeAOT
 /// instruction-set baseline) what this process may execute, so a kernel is listed only where it can run.
 /// </summary>
-public static class KernelFactory
+internal static class KernelFactory
 {
     public const string OverrideVariable = "EDGE_KERNEL";
 

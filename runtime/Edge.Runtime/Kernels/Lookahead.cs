@@ -6,7 +6,7 @@ namespace Edge.Runtime.Kernels;
 /// reads before that job. The weight stream evicts both from every cache once per token, so in decode each would
 /// otherwise come from DRAM while the workers wait. Immutable; a model builds one per gap of its forward pass.
 /// </summary>
-public sealed class Lookahead
+internal sealed class Lookahead
 {
     public Lookahead(ReadOnlySpan<TernaryMatrix> matrices, params ReadOnlySpan<float[]> vectors)
     {

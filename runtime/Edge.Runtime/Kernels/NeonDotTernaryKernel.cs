@@ -16,7 +16,7 @@ namespace Edge.Runtime.Kernels;
 /// Overflow: an int32 lane gains at most 16 products |code·x| ≤ 256 per block, 16× that in decode's scaled lane:
 /// 65,536 per block, far from 2³¹ for any row length a model uses.
 /// </remarks>
-public sealed unsafe class NeonDotTernaryKernel : TernaryKernel
+internal sealed unsafe class NeonDotTernaryKernel : TernaryKernel
 {
 
     public static bool IsSupported => AdvSimd.Arm64.IsSupported && Dp.IsSupported;

@@ -19,7 +19,7 @@ namespace Edge.Runtime.Kernels;
 /// Overflow: a product (t+1)·x lies in [-256, 254]; each block adds 8 of them into every int16 lane of each of the
 /// four accumulators, so <see cref="BlocksPerWiden"/> = 8 blocks give at most 64: [-16384, 16256].
 /// </remarks>
-public sealed unsafe class NeonTernaryKernel : TernaryKernel
+internal sealed unsafe class NeonTernaryKernel : TernaryKernel
 {
     const int BlocksPerWiden = 8;
 
@@ -157,7 +157,7 @@ public sealed unsafe class NeonTernaryKernel : TernaryKernel
     }
 
     /// <remarks>Overflow: 16 products per block into every lane of each token's two accumulators, so widening every
-    /// <see cref="BlocksPerWidenFourTokens"/> = 4 blocks keeps to 64 products.</remarks>
+    /// <c>BlocksPerWidenFourTokens</c> = 4 blocks keeps to 64 products.</remarks>
     static void DotFourTokens(byte* row, sbyte* x, int k, int blocks, out int r0, out int r1, out int r2, out int r3)
     {
         const int BlocksPerWidenFourTokens = 4;

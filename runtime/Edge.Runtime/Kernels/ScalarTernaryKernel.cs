@@ -6,7 +6,7 @@ namespace Edge.Runtime.Kernels;
 /// The reference kernel: decodes each 2-bit code and adds, subtracts or skips the activation. Plain C#, no SIMD;
 /// every other kernel is tested against it, and it runs on any CPU.
 /// </summary>
-public sealed class ScalarTernaryKernel : TernaryKernel
+internal sealed class ScalarTernaryKernel : TernaryKernel
 {
     public override string Name => "scalar";
 

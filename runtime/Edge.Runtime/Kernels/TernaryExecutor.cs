@@ -26,7 +26,7 @@ namespace Edge.Runtime.Kernels;
 /// prepares that job's input (<see cref="PrefetchUpcoming"/>).
 /// A call allocates nothing. One call at a time: an executor belongs to one model.
 /// </remarks>
-public sealed unsafe class TernaryExecutor : IDisposable
+internal sealed unsafe class TernaryExecutor : IDisposable
 {
     /// <summary>Rows per partition step: 16 int32 outputs are one 64-byte cache line.</summary>
     public const int RowGranule = 16;

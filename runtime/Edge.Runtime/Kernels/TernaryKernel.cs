@@ -9,7 +9,7 @@ namespace Edge.Runtime.Kernels;
 /// Implementations differ only in speed; each must return exactly what <see cref="ScalarTernaryKernel"/> returns.
 /// Scaling back to floats is done by the caller with the shared <c>BitLinearRule</c>.
 /// </summary>
-public abstract unsafe class TernaryKernel
+internal abstract unsafe class TernaryKernel
 {
     /// <summary>Short name used by <c>EDGE_KERNEL</c>, <c>edge inspect --cpu</c> and benchmarks.</summary>
     public abstract string Name { get; }

@@ -7,7 +7,7 @@ namespace Edge.Runtime.Kernels;
 /// A view of a packed ternary weight matrix [Rows, Columns] in the <see cref="TernaryPacking"/> layout or, where a
 /// kernel reads it directly, the <see cref="FiveTritPacking"/> one (usually inside the memory-mapped model file).
 /// </summary>
-public readonly unsafe struct TernaryMatrix
+internal readonly unsafe struct TernaryMatrix
 {
     public TernaryMatrix(byte* data, int rows, int columns, float scale, TensorType layout = TensorType.Ternary2)
     {

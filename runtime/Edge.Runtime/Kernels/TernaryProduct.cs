@@ -5,7 +5,7 @@ namespace Edge.Runtime.Kernels;
 /// The pointers refer to pinned buffers of at least those sizes that the caller keeps alive during the call; the
 /// model builds these once, so a decode step passes several products to the pool without pinning or allocating.
 /// </summary>
-public readonly unsafe struct TernaryProduct
+internal readonly unsafe struct TernaryProduct
 {
     public TernaryProduct(in TernaryMatrix matrix, sbyte* x, int* xSums, int* y)
     {

@@ -13,7 +13,7 @@ namespace Edge.Runtime.Kernels;
 /// Overflow: a product (t+1)·x lies in [-256, 254]; each block adds 32 of them into every int16 lane, so
 /// <see cref="BlocksPerWiden"/> = 2 blocks give at most 64: [-16384, 16256].
 /// </remarks>
-public sealed unsafe class Vector128TernaryKernel : TernaryKernel
+internal sealed unsafe class Vector128TernaryKernel : TernaryKernel
 {
     const int BlocksPerWiden = 2;
 

@@ -12,7 +12,7 @@ namespace Edge.Runtime.Model;
 /// index and the span's length (a short span is padded to a vector), so a vector cut into slices gives the same bits
 /// as the whole.
 /// </summary>
-public static class Activations
+internal static class Activations
 {
     /// <summary>destination = σ(x); destination may be x itself but must not otherwise overlap it.</summary>
     public static void Sigmoid(ReadOnlySpan<float> x, Span<float> destination) => Map<SigmoidFunction>(x, destination);

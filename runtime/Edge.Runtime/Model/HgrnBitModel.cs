@@ -24,7 +24,7 @@ namespace Edge.Runtime.Model;
 /// Buffers are allocated once for a batch of up to <see cref="MaxBatch"/> tokens; a call allocates nothing.
 /// An instance is not thread-safe: one sequence runs at a time.
 /// </summary>
-public sealed class HgrnBitModel
+internal sealed class HgrnBitModel
 {
     readonly HgrnBitWeights _w;
     readonly TernaryExecutor _executor;

@@ -6,7 +6,7 @@ namespace Edge.Runtime.Model;
 
 /// <summary>A BitLinear layer: its own RMSNorm weight and a packed ternary matrix.</summary>
 /// <param name="repacked">The memory of a matrix repacked at load, which <paramref name="matrix"/> points into; null when it is mapped.</param>
-public sealed class BitLinearWeights(float[] norm, TernaryMatrix matrix, AlignedBuffer<byte>? repacked = null)
+internal sealed class BitLinearWeights(float[] norm, TernaryMatrix matrix, AlignedBuffer<byte>? repacked = null)
 {
     public float[] Norm { get; } = norm;        // (in)
     public TernaryMatrix Matrix { get; } = matrix; // (out, in) ternary, mapped (or repacked)
@@ -16,7 +16,7 @@ public sealed class BitLinearWeights(float[] norm, TernaryMatrix matrix, Aligned
 }
 
 /// <summary>Weights of one <c>HGRNBitBlock</c>.</summary>
-public sealed class LayerWeights
+internal sealed class LayerWeights
 {
     public required float[] AttnNorm { get; init; }        // (H)
     public required BitLinearWeights IProj { get; init; }  // (H, H) input
@@ -35,7 +35,7 @@ public sealed class LayerWeights
 /// fp32 vectors (norms, lower bounds) are copied out. 1.6-bit matrices that no kernel of this CPU reads are
 /// repacked to 2-bit in process memory.
 /// </summary>
-public sealed unsafe class HgrnBitWeights
+internal sealed unsafe class HgrnBitWeights
 {
     public HgrnBitConfig Config { get; }
 

@@ -9,7 +9,7 @@ namespace Edge.Runtime.Model;
 /// (L·H floats), whatever the context length; there is no KV cache. A state is tied to the model that made it
 /// (<see cref="ModelFingerprint"/>): copying, saving and restoring refuse a state of another model.
 /// </summary>
-public sealed class RecurrentState
+internal sealed class RecurrentState
 {
     /// <summary>"EDGESTA" then 0x1A, like the model file's magic.</summary>
     static ReadOnlySpan<byte> Magic => "EDGESTA\u001A"u8;

@@ -9,7 +9,7 @@ namespace Edge.Runtime.Sampling;
 /// Temperature 0 is greedy (arg-max after the penalty). Buffers are allocated once; sampling a token allocates
 /// nothing. Deterministic for a given seed: the generator is SplitMix64, fixed here, not the framework's Random.
 /// </summary>
-public sealed class Sampler
+internal sealed class Sampler
 {
     readonly SamplingOptions _options;
     readonly int[] _candidates;    // (V) token ids, best first after selection

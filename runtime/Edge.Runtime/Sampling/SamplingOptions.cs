@@ -3,6 +3,7 @@ namespace Edge.Runtime.Sampling;
 /// <summary>Sampling settings; the defaults follow llama.cpp's. Temperature 0 means greedy.</summary>
 public sealed record SamplingOptions
 {
+    /// <summary>Softmax temperature; 0 is greedy (always the most likely token).</summary>
     public float Temperature { get; init; } = 0.8f;
 
     /// <summary>Keep the K most likely tokens; 0 disables.</summary>
@@ -23,8 +24,10 @@ public sealed record SamplingOptions
     /// <summary>Random seed; the same seed, model and prompt give the same text. Null picks one at random.</summary>
     public ulong? Seed { get; init; }
 
+    /// <summary>Always the most likely token: deterministic, no seed needed.</summary>
     public static SamplingOptions Greedy { get; } = new() { Temperature = 0 };
 
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first option out of range.</summary>
     public void Validate()
     {
         if (!(Temperature >= 0) || float.IsInfinity(Temperature))

@@ -18,6 +18,7 @@ public sealed class EdgeTokenizer
     /// <summary>Control and user-defined pieces by text (longest first), which special-token parsing turns into their ids.</summary>
     readonly (string Text, int Id)[] _special;
 
+    /// <summary>Loads a SentencePiece <c>tokenizer.model</c> (the bytes a model file stores) with the model file's token ids.</summary>
     public EdgeTokenizer(ReadOnlySpan<byte> modelBytes, TokenizerInfo info)
     {
         if (info.Kind != "sentencepiece")
@@ -42,12 +43,16 @@ public sealed class EdgeTokenizer
         Info = info;
     }
 
+    /// <summary>The tokenizer's entry in the model file: special token ids and flags.</summary>
     public TokenizerInfo Info { get; }
 
+    /// <summary>The beginning-of-sequence token id.</summary>
     public int BosId => Info.BosTokenId;
 
+    /// <summary>The end-of-sequence token id: sampling it ends a generation.</summary>
     public int EosId => Info.EosTokenId;
 
+    /// <summary>The number of pieces in the tokenizer (at most the model's vocabulary size).</summary>
     public int VocabularySize => _sp.Vocabulary.Count;
 
     /// <summary>Token ids of a text, with BOS first when <paramref name="addBos"/>.</summary>

@@ -10,7 +10,7 @@ namespace Edge.Runtime.Tokenization;
 /// Microsoft.ML.Tokenizers breaks score ties differently (it splits runs of "▁" unlike SentencePiece), which
 /// would feed the model ids it never saw for indented text; so Edge encodes with this and decodes with the library.
 /// </summary>
-public sealed class SentencePieceBpeEncoder
+internal sealed class SentencePieceBpeEncoder
 {
     const char Space = '\u2581';
 

@@ -80,9 +80,11 @@ public class ChatAndPromptCacheTests
     {
         var process = Edge("chat", "-m", Model, "--temp", "0", "-n", "100000");
         process.Start();
+        // Start-up and model load take seconds on a busy machine: send the message once the REPL is up.
+        await process.WaitForStderrAsync("edge chat: ", TimeSpan.FromSeconds(60));
         await process.Stdin.WriteLineAsync("Tell me everything.");
         await process.Stdin.FlushAsync(TestContext.Current.CancellationToken);
-        await Task.Delay(3000, TestContext.Current.CancellationToken);
+        await Task.Delay(2000, TestContext.Current.CancellationToken);
         using (var kill = Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
             await kill.WaitForExitAsync(TestContext.Current.CancellationToken);
         await process.Stdin.WriteLineAsync("/exit");
@@ -116,6 +118,20 @@ public class ChatAndPromptCacheTests
             _process.Start();
             _process.BeginOutputReadLine();
             _process.BeginErrorReadLine();
+        }
+
+        public async Task WaitForStderrAsync(string text, TimeSpan timeout)
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (true)
+            {
+                lock (_stderr)
+                    if (_stderr.ToString().Contains(text, StringComparison.Ordinal))
+                        return;
+                if (clock.Elapsed > timeout || _process.HasExited)
+                    throw new TimeoutException($"edge did not print \"{text}\" within {timeout.TotalSeconds} s; stderr: {_stderr}");
+                await Task.Delay(50);
+            }
         }
 
         public async Task<CliRun> Input(string text)
