@@ -24,19 +24,6 @@ internal sealed unsafe class Avx2TernaryKernel : TernaryKernel
 {
     const int BlocksPerWiden = 8;
     const int BlocksPerWidenScaled = 4;
-    const int TokensPerGroup = 8;
-
-    /// <summary>Fewer tokens than this left over run as single-token products: a padded group would waste more.</summary>
-    const int MinPaddedGroup = 4;
-
-    /// <summary>
-    /// Longest row for the eight-token path: 8 tokens × 3072 packed activations are 24 KiB, which with the streaming
-    /// weights still fits a 32 KiB L1. Longer rows (K = 6912 of MMfreeLM-2.7B) use two rows × four tokens.
-    /// </summary>
-    const int MaxEightTokenBlocks = 12;
-
-    const int TokensPerSmallGroup = 4;
-    const int RowsPerTile = 64;
 
     public static bool IsSupported => Avx2.IsSupported;
 
@@ -47,8 +34,19 @@ internal sealed unsafe class Avx2TernaryKernel : TernaryKernel
     public override void MatVec(in TernaryMatrix w, int rowStart, ReadOnlySpan<sbyte> x, int xSum, Span<int> y) =>
         MatVecByFourRows<Rows>(w, rowStart, x, xSum, y);
 
-    readonly struct Rows : IRowDotFourRows
+    readonly struct Rows : IRowDotFourRows, IRowTokenGroups
     {
+        public static void PackEight(sbyte* x, int k, int tokens, int blocks, sbyte* packed) => Pack(x, k, tokens, blocks, packed);
+
+        public static void RowEightTokens(byte* row, sbyte* packed, int blocks, int* sums, int tokens, int* y, long yStride) =>
+            Avx2TernaryKernel.RowEightTokens(row, packed, blocks, sums, tokens, y, yStride);
+
+        public static void DotFourTokens(byte* row, sbyte* x, int k, int blocks, int* sums, int* y, long yStride) =>
+            Avx2TernaryKernel.DotFourTokens(row, x, k, blocks, sums, y, yStride);
+
+        public static void DotTwoRowsFourTokens(byte* row, long rowBytes, sbyte* x, int k, int blocks, int* sums, int* y, long yStride) =>
+            Avx2TernaryKernel.DotTwoRowsFourTokens(row, rowBytes, x, k, blocks, sums, y, yStride);
+
         public static int Dot(byte* row, sbyte* x, int blocks) => Vector256.Sum(RowSums(row, x, blocks));
 
         public static Vector128<int> DotFourRows(byte* row, long rowBytes, sbyte* x, int blocks) =>
@@ -56,78 +54,8 @@ internal sealed unsafe class Avx2TernaryKernel : TernaryKernel
                 RowSums(row + 2 * rowBytes, x, blocks), RowSums(row + 3 * rowBytes, x, blocks));
     }
 
-    public override void MatMul(in TernaryMatrix w, int rowStart, int rowCount, ReadOnlySpan<sbyte> x, ReadOnlySpan<int> xSums, int n, Span<int> y, int yStride)
-    {
-        CheckMatMul(w, rowStart, rowCount, x, xSums, n, y, yStride);
-        int blocks = w.RowBytes / TernaryPacking.BlockBytes;
-        long rowBytes = w.RowBytes;
-        int k = w.PaddedColumns;
-        byte* rows = w.Data + rowStart * rowBytes;
-        fixed (sbyte* px = x)
-        fixed (int* pSums = xSums)
-        fixed (int* py = y)
-        {
-            int b = blocks <= MaxEightTokenBlocks
-                ? EightTokenGroups(rows, rowBytes, rowCount, blocks, k, px, pSums, n, py, yStride)
-                : FourTokenGroups(rows, rowBytes, rowCount, blocks, k, px, pSums, n, py, yStride);
-            for (; b < n; b++)
-                for (int i = 0; i < rowCount; i++)
-                    py[(long)b * yStride + i] = Dot(rows + i * rowBytes, px + (long)b * k, blocks) - pSums[b];
-        }
-    }
-
-    /// <summary>
-    /// Eight tokens at a time: their activations are copied into one slice of ≤ 24 KiB that stays in L1 while every
-    /// row of the range streams through it, so each unpacked code vector feeds eight multiply-adds from consecutive
-    /// addresses, and the weights (a byte per 32 multiply-adds) come from L2 or beyond. A last group of 4-7 tokens is
-    /// padded with zeros; fewer are left to the caller.
-    /// </summary>
-    /// <returns>The first token not done.</returns>
-    static int EightTokenGroups(byte* rows, long rowBytes, int rowCount, int blocks, int k, sbyte* x, int* sums, int n, int* y, int yStride)
-    {
-        const int packedBytes = TokensPerGroup * MaxEightTokenBlocks * TernaryPacking.BlockWeights;
-        sbyte* packedSpace = stackalloc sbyte[packedBytes + 32];
-        sbyte* packed = (sbyte*)(((nint)packedSpace + 31) & ~(nint)31);
-        int* groupSums = stackalloc int[TokensPerGroup];
-        int b = 0;
-        for (; n - b >= MinPaddedGroup; b += TokensPerGroup)
-        {
-            int tokens = Math.Min(TokensPerGroup, n - b);
-            for (int t = 0; t < TokensPerGroup; t++)
-                groupSums[t] = t < tokens ? sums[b + t] : 0;
-            Pack(x + (long)b * k, k, tokens, blocks, packed);
-            int* yb = y + (long)b * yStride;
-            for (int i = 0; i < rowCount; i++)
-                RowEightTokens(rows + i * rowBytes, packed, blocks, groupSums, tokens, yb + i, yStride);
-        }
-        return Math.Min(b, n);
-    }
-
-    /// <summary>
-    /// Four tokens at a time for rows too long for the eight-token slice: a 64-row tile meets four activation vectors
-    /// (in place, stride k), the vectors in L1 and the tile's weights in L2, two rows per activation load.
-    /// </summary>
-    /// <returns>The first token not done.</returns>
-    static int FourTokenGroups(byte* rows, long rowBytes, int rowCount, int blocks, int k, sbyte* x, int* sums, int n, int* y, int yStride)
-    {
-        int groups = n / TokensPerSmallGroup;
-        for (int tile = 0; tile < rowCount; tile += RowsPerTile)
-        {
-            int tileEnd = Math.Min(rowCount, tile + RowsPerTile);
-            for (int g = 0; g < groups; g++)
-            {
-                int b = g * TokensPerSmallGroup;
-                sbyte* xb = x + (long)b * k;
-                int* yb = y + (long)b * yStride;
-                int i = tile;
-                for (; i + 2 <= tileEnd; i += 2)
-                    DotTwoRowsFourTokens(rows + i * rowBytes, rowBytes, xb, k, blocks, sums + b, yb + i, yStride);
-                if (i < tileEnd)
-                    DotFourTokens(rows + i * rowBytes, xb, k, blocks, sums + b, yb + i, yStride);
-            }
-        }
-        return groups * TokensPerSmallGroup;
-    }
+    public override void MatMul(in TernaryMatrix w, int rowStart, int rowCount, ReadOnlySpan<sbyte> x, ReadOnlySpan<int> xSums, int n, Span<int> y, int yStride) =>
+        MatMulByTokenGroups<Rows>(w, rowStart, rowCount, x, xSums, n, y, yStride);
 
     /// <summary>
     /// Copies <paramref name="blocks"/> blocks of <paramref name="tokens"/> activation vectors (stride k) so that the
@@ -149,30 +77,6 @@ internal sealed unsafe class Avx2TernaryKernel : TernaryKernel
         }
     }
 
-    /// <summary>y[t·yStride] = values[t] for the group's tokens; a full group with constant lane indices.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Store(Vector256<int> values, int tokens, int* y, long yStride)
-    {
-        if (tokens == TokensPerGroup)
-        {
-            var low = values.GetLower();
-            var high = values.GetUpper();
-            y[0] = low.ToScalar();
-            y[yStride] = low.GetElement(1);
-            y[2 * yStride] = low.GetElement(2);
-            y[3 * yStride] = low.GetElement(3);
-            y[4 * yStride] = high.ToScalar();
-            y[5 * yStride] = high.GetElement(1);
-            y[6 * yStride] = high.GetElement(2);
-            y[7 * yStride] = high.GetElement(3);
-        }
-        else
-        {
-            for (int t = 0; t < tokens; t++)
-                y[t * yStride] = values.GetElement(t);
-        }
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<byte> Codes(Vector256<byte> packed, [ConstantExpected] byte shift) =>
         Avx2.ShiftRightLogical(packed.AsUInt16(), shift).AsByte() & Vector256.Create((byte)3);
@@ -182,8 +86,6 @@ internal sealed unsafe class Avx2TernaryKernel : TernaryKernel
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<int> Widen(Vector256<short> sums) => Avx2.MultiplyAddAdjacent(sums, Vector256.Create((short)1));
-
-    static int Dot(byte* row, sbyte* x, int blocks) => Rows.Dot(row, x, blocks);
 
     /// <summary>One row's dot product as eight int32 lanes, before the horizontal sum.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -261,7 +163,7 @@ internal sealed unsafe class Avx2TernaryKernel : TernaryKernel
             w6 += Widen(s6);
             w7 += Widen(s7);
         }
-        Store(SumEight(w0, w1, w2, w3, w4, w5, w6, w7) - Avx.LoadVector256(sums), tokens, y, yStride);
+        StoreEight(SumEight(w0, w1, w2, w3, w4, w5, w6, w7) - Avx.LoadVector256(sums), tokens, y, yStride);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -36,7 +36,6 @@ internal sealed unsafe class FiveTritVbmiKernel : TernaryKernel
     const int BlocksPerPass = 9;
 
     const int ChunksPerBlock = FiveTritPacking.BlockWeights / 64;
-    const int TokensPerGroup = Avx512TernaryKernel.TokensPerGroup;
 
     static readonly byte[] FourCodeTable = FiveTritPacking.FourCodeTable();
     static readonly byte[] FifthCodeTable = FiveTritPacking.FifthCodeTable();
@@ -159,7 +158,7 @@ internal sealed unsafe class FiveTritVbmiKernel : TernaryKernel
         fixed (int* py = y)
         {
             int b = 0;
-            for (; n - b >= Avx512TernaryKernel.MinPaddedGroup; b += TokensPerGroup)
+            for (; n - b >= MinPaddedGroup; b += TokensPerGroup)
             {
                 int tokens = Math.Min(TokensPerGroup, n - b);
                 for (int t = 0; t < TokensPerGroup; t++)
@@ -176,7 +175,7 @@ internal sealed unsafe class FiveTritVbmiKernel : TernaryKernel
                         byte* row = rows + i * rowBytes + first * FiveTritPacking.BlockBytes;
                         var total = RowEightTokens(row, packed, passBlocks, passTail, four0, four1, four2, four3, fifth0, fifth1);
                         if (first == 0)
-                            Avx512TernaryKernel.StoreEight(total - Avx.LoadVector256(groupSums), tokens, yb + i, yStride);
+                            StoreEight(total - Avx.LoadVector256(groupSums), tokens, yb + i, yStride);
                         else
                             AddEight(total, tokens, yb + i, yStride);
                     }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using Edge.Format.Container;
 using Edge.Format.Numerics;
@@ -140,6 +141,148 @@ internal abstract unsafe class TernaryKernel
                     for (int i = tile; i < tileEnd; i++)
                         py[(long)b * yStride + i] = TRows.Dot(w.Data + (rowStart + i) * rowBytes, px + (long)b * k, blocks) - pSums[b];
             }
+        }
+    }
+
+    /// <summary>
+    /// The batched loops of the x86 kernels (AVX2, AVX-512), which share <see cref="MatMulByTokenGroups{TRows}"/>:
+    /// eight tokens against one row from an interleaved copy of their activations, and four tokens against one or two
+    /// rows in place for rows too long for that copy.
+    /// </summary>
+    protected interface IRowTokenGroups : IRowDot
+    {
+        /// <summary>
+        /// Copies <paramref name="tokens"/> activation vectors (stride k, <paramref name="blocks"/> blocks each) into the
+        /// interleaved slice <see cref="RowEightTokens"/> reads; the missing vectors of a short group are zeros.
+        /// </summary>
+        static abstract void PackEight(sbyte* x, int k, int tokens, int blocks, sbyte* packed);
+
+        /// <summary>One row against the eight packed vectors: y[t·yStride] = Σ codes·x_t − sums[t] for t below tokens.</summary>
+        static abstract void RowEightTokens(byte* row, sbyte* packed, int blocks, int* sums, int tokens, int* y, long yStride);
+
+        /// <summary>One row against four vectors k apart: y[t·yStride] = Σ codes·x_t − sums[t].</summary>
+        static abstract void DotFourTokens(byte* row, sbyte* x, int k, int blocks, int* sums, int* y, long yStride);
+
+        /// <summary>Two adjacent rows against four vectors: rows i and i+1 go to y[t·yStride] and y[t·yStride + 1].</summary>
+        static abstract void DotTwoRowsFourTokens(byte* row, long rowBytes, sbyte* x, int k, int blocks, int* sums, int* y, long yStride);
+    }
+
+    /// <summary>Tokens per interleaved group of <see cref="IRowTokenGroups.RowEightTokens"/>.</summary>
+    protected const int TokensPerGroup = 8;
+
+    /// <summary>Fewer tokens than this left over run as single-token products: a padded group would waste more.</summary>
+    protected const int MinPaddedGroup = 4;
+
+    /// <summary>
+    /// Longest row for the eight-token path: 8 tokens × 3072 packed activations are 24 KiB, which with the streaming
+    /// weights still fits a 32 KiB L1. Longer rows (K = 6912 of MMfreeLM-2.7B) use two rows × four tokens.
+    /// </summary>
+    protected const int MaxEightTokenBlocks = 12;
+
+    const int TokensPerSmallGroup = 4;
+    const int RowsPerTile = 64;
+
+    /// <summary>
+    /// MatMul for the x86 kernels: groups of eight tokens when a row is short enough for their interleaved copy to stay
+    /// in L1, else 64-row tiles against four tokens at a time; left-over tokens run one at a time.
+    /// </summary>
+    protected static void MatMulByTokenGroups<TRows>(in TernaryMatrix w, int rowStart, int rowCount, ReadOnlySpan<sbyte> x, ReadOnlySpan<int> xSums, int n, Span<int> y, int yStride)
+        where TRows : struct, IRowTokenGroups
+    {
+        CheckMatMul(w, rowStart, rowCount, x, xSums, n, y, yStride);
+        int blocks = w.RowBytes / TernaryPacking.BlockBytes;
+        long rowBytes = w.RowBytes;
+        int k = w.PaddedColumns;
+        byte* rows = w.Data + rowStart * rowBytes;
+        fixed (sbyte* px = x)
+        fixed (int* pSums = xSums)
+        fixed (int* py = y)
+        {
+            int b = blocks <= MaxEightTokenBlocks
+                ? EightTokenGroups<TRows>(rows, rowBytes, rowCount, blocks, k, px, pSums, n, py, yStride)
+                : FourTokenGroups<TRows>(rows, rowBytes, rowCount, blocks, k, px, pSums, n, py, yStride);
+            for (; b < n; b++)
+                for (int i = 0; i < rowCount; i++)
+                    py[(long)b * yStride + i] = TRows.Dot(rows + i * rowBytes, px + (long)b * k, blocks) - pSums[b];
+        }
+    }
+
+    /// <summary>
+    /// Eight tokens at a time: their activations are copied into one slice of ≤ 24 KiB that stays in L1 while every
+    /// row of the range streams through it, so each unpacked code vector feeds eight multiply-adds from consecutive
+    /// addresses, and the weights (a byte per 32 multiply-adds) come from L2 or beyond. A last group of 4-7 tokens is
+    /// padded with zeros; fewer are left to the caller.
+    /// </summary>
+    /// <returns>The first token not done.</returns>
+    static int EightTokenGroups<TRows>(byte* rows, long rowBytes, int rowCount, int blocks, int k, sbyte* x, int* sums, int n, int* y, int yStride)
+        where TRows : struct, IRowTokenGroups
+    {
+        const int packedBytes = TokensPerGroup * MaxEightTokenBlocks * TernaryPacking.BlockWeights;
+        sbyte* packedSpace = stackalloc sbyte[packedBytes + 64];
+        sbyte* packed = (sbyte*)(((nint)packedSpace + 63) & ~(nint)63);
+        int* groupSums = stackalloc int[TokensPerGroup];
+        int b = 0;
+        for (; n - b >= MinPaddedGroup; b += TokensPerGroup)
+        {
+            int tokens = Math.Min(TokensPerGroup, n - b);
+            for (int t = 0; t < TokensPerGroup; t++)
+                groupSums[t] = t < tokens ? sums[b + t] : 0;
+            TRows.PackEight(x + (long)b * k, k, tokens, blocks, packed);
+            int* yb = y + (long)b * yStride;
+            for (int i = 0; i < rowCount; i++)
+                TRows.RowEightTokens(rows + i * rowBytes, packed, blocks, groupSums, tokens, yb + i, yStride);
+        }
+        return Math.Min(b, n);
+    }
+
+    /// <summary>
+    /// Four tokens at a time for rows too long for the eight-token slice: a 64-row tile meets four activation vectors
+    /// (in place, stride k), the vectors in L1 and the tile's weights in L2, two rows per activation load.
+    /// </summary>
+    /// <returns>The first token not done.</returns>
+    static int FourTokenGroups<TRows>(byte* rows, long rowBytes, int rowCount, int blocks, int k, sbyte* x, int* sums, int n, int* y, int yStride)
+        where TRows : struct, IRowTokenGroups
+    {
+        int groups = n / TokensPerSmallGroup;
+        for (int tile = 0; tile < rowCount; tile += RowsPerTile)
+        {
+            int tileEnd = Math.Min(rowCount, tile + RowsPerTile);
+            for (int g = 0; g < groups; g++)
+            {
+                int b = g * TokensPerSmallGroup;
+                sbyte* xb = x + (long)b * k;
+                int* yb = y + (long)b * yStride;
+                int i = tile;
+                for (; i + 2 <= tileEnd; i += 2)
+                    TRows.DotTwoRowsFourTokens(rows + i * rowBytes, rowBytes, xb, k, blocks, sums + b, yb + i, yStride);
+                if (i < tileEnd)
+                    TRows.DotFourTokens(rows + i * rowBytes, xb, k, blocks, sums + b, yb + i, yStride);
+            }
+        }
+        return groups * TokensPerSmallGroup;
+    }
+
+    /// <summary>y[t·yStride] = values[t] for a group's tokens; a full group with constant lane indices.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    protected static void StoreEight(Vector256<int> values, int tokens, int* y, long yStride)
+    {
+        if (tokens == TokensPerGroup)
+        {
+            var low = values.GetLower();
+            var high = values.GetUpper();
+            y[0] = low.ToScalar();
+            y[yStride] = low.GetElement(1);
+            y[2 * yStride] = low.GetElement(2);
+            y[3 * yStride] = low.GetElement(3);
+            y[4 * yStride] = high.ToScalar();
+            y[5 * yStride] = high.GetElement(1);
+            y[6 * yStride] = high.GetElement(2);
+            y[7 * yStride] = high.GetElement(3);
+        }
+        else
+        {
+            for (int t = 0; t < tokens; t++)
+                y[t * yStride] = values.GetElement(t);
         }
     }
 
