@@ -127,7 +127,7 @@ internal sealed class CheckpointPacker(TextWriter progress)
         {
             cancel.ThrowIfCancellationRequested();
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
-            progress.WriteLine($"  sha256 {Path.GetFileName(path)} ({Sizes.Format(stream.Length)})");
+            progress.WriteLine($"  sha256 {Path.GetFileName(path)} ({Edge.Format.Text.ByteSize.Format(stream.Length)})");
             string sha = Convert.ToHexStringLower(SHA256.HashData(stream));
             sources.Add(new SourceFile(Path.GetFileName(path), stream.Length, sha));
         }

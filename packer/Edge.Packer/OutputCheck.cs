@@ -15,15 +15,3 @@ internal static class OutputCheck
             throw new PackerException($"Output folder {folder} does not exist; create it first.");
     }
 }
-
-/// <summary>Human-readable byte counts for progress lines.</summary>
-internal static class Sizes
-{
-    public static string Format(long bytes) => bytes switch
-    {
-        >= 1L << 30 => $"{bytes / (double)(1L << 30):F2} GiB",
-        >= 1L << 20 => $"{bytes / (double)(1L << 20):F2} MiB",
-        >= 1L << 10 => $"{bytes / 1024.0:F1} KiB",
-        _ => $"{bytes} B",
-    };
-}

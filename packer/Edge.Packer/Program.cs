@@ -115,7 +115,7 @@ internal static class Program
         try
         {
             var summary = body();
-            stdout.WriteLine($"edge-pack: wrote {summary.OutputPath}: {summary.TensorCount} tensors, {Sizes.Format(summary.Bytes)} ({summary.Bytes} bytes) in {summary.Elapsed.TotalSeconds:F1} s");
+            stdout.WriteLine($"edge-pack: wrote {summary.OutputPath}: {summary.TensorCount} tensors, {Edge.Format.Text.ByteSize.Format(summary.Bytes)} ({summary.Bytes} bytes) in {summary.Elapsed.TotalSeconds:F1} s");
             return 0;
         }
         catch (OperationCanceledException)

@@ -2,6 +2,7 @@ using Edge.Runtime;
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using Edge.Format.Container;
+using Edge.Format.Text;
 using Edge.Runtime.Diagnostics;
 using Edge.Runtime.Kernels;
 using Edge.Runtime.Model;
@@ -40,7 +41,7 @@ static class InspectCommand
 
     static void DescribeCpu(TextWriter o)
     {
-        string cache = CpuCaches.LastLevelBytes is long bytes ? $", last-level cache {Size(bytes)}" : "";
+        string cache = CpuCaches.LastLevelBytes is long bytes ? $", last-level cache {ByteSize.Format(bytes)}" : "";
         o.WriteLine($"cpu: {RuntimeInformation.ProcessArchitecture}, {Environment.ProcessorCount} logical cores{cache}");
         BuildTarget.Describe(o);
         o.WriteLine($"kernels available: {string.Join(", ", KernelFactory.Available.Select(k => k.Name))}");
@@ -64,7 +65,7 @@ static class InspectCommand
         using var file = ModelFile.Open(path);
         var m = file.Metadata;
         var c = m.Config;
-        o.WriteLine($"file: {path} ({Size(file.FileLength)}, format version {file.FormatVersion})");
+        o.WriteLine($"file: {path} ({ByteSize.Format(file.FileLength)}, format version {file.FormatVersion})");
         o.WriteLine($"name: {(m.Name.Length > 0 ? m.Name : "(none)")}");
         o.WriteLine($"architecture: {m.Architecture}");
         o.WriteLine($"  vocab_size {c.VocabSize}, hidden_size {c.HiddenSize}, num_hidden_layers {c.NumHiddenLayers}, intermediate_size {c.IntermediateSize}");
@@ -72,7 +73,7 @@ static class InspectCommand
         o.WriteLine($"tokenizer: {m.Tokenizer.Kind} ({m.Tokenizer.Tensor}), bos {m.Tokenizer.BosTokenId}, eos {m.Tokenizer.EosTokenId}, unk {m.Tokenizer.UnkTokenId}, add_bos {m.Tokenizer.AddBosToken}");
         o.WriteLine($"packer: {m.Packer}");
         foreach (var s in m.Sources)
-            o.WriteLine($"  source {s.Name} ({Size(s.Bytes)}) sha256 {s.Sha256}");
+            o.WriteLine($"  source {s.Name} ({ByteSize.Format(s.Bytes)}) sha256 {s.Sha256}");
 
         long ternaryWeights = 0, ternaryBytes = 0, params_ = 0;
         var byType = new SortedDictionary<TensorType, (int Count, long Bytes)>();
@@ -89,24 +90,24 @@ static class InspectCommand
         }
         o.WriteLine($"tensors: {file.Tensors.Count}, parameters {params_:N0}");
         foreach (var (type, (count, bytes)) in byType)
-            o.WriteLine($"  {TensorTypes.Name(type),-10} {count,5} tensors {Size(bytes),12}");
-        o.WriteLine($"ternary: {ternaryWeights:N0} weights in {Size(ternaryBytes)} ({8.0 * ternaryBytes / Math.Max(1, ternaryWeights):F3} bits/weight); read per decoded token");
+            o.WriteLine($"  {TensorTypes.Name(type),-10} {count,5} tensors {ByteSize.Format(bytes),12}");
+        o.WriteLine($"ternary: {ternaryWeights:N0} weights in {ByteSize.Format(ternaryBytes)} ({8.0 * ternaryBytes / Math.Max(1, ternaryWeights):F3} bits/weight); read per decoded token");
 
         const int batch = 64;
         long state = 4L * c.NumHiddenLayers * c.HiddenSize;
         long workspace = HgrnBitModel.WorkspaceBytesFor(c, batch, TernaryExecutor.DefaultThreads);
         long norms = 4L * file.Tensors.Where(t => t.Type == TensorType.F32).Sum(t => t.ElementCount);
         o.WriteLine("memory:");
-        o.WriteLine($"  mapped (file, shared, paged in on use)  {Size(file.FileLength),12}");
-        o.WriteLine($"  recurrent state per sequence             {Size(state),12}  (constant in context length)");
-        o.WriteLine($"  workspace (prefill batch {batch})             {Size(workspace),12}");
-        o.WriteLine($"  fp32 vectors copied at load              {Size(norms),12}");
+        o.WriteLine($"  mapped (file, shared, paged in on use)  {ByteSize.Format(file.FileLength),12}");
+        o.WriteLine($"  recurrent state per sequence             {ByteSize.Format(state),12}  (constant in context length)");
+        o.WriteLine($"  workspace (prefill batch {batch})             {ByteSize.Format(workspace),12}");
+        o.WriteLine($"  fp32 vectors copied at load              {ByteSize.Format(norms),12}");
 
         if (listTensors)
         {
             o.WriteLine("tensor table:");
             foreach (var t in file.Tensors)
-                o.WriteLine($"  {t.Name,-44} {TensorTypes.Name(t.Type),-10} {t.ShapeText,-14} @{t.Offset,-12} {Size(t.Length),10}{(TensorTypes.IsTernary(t.Type) ? $"  scale {t.Scale:G6}" : "")}");
+                o.WriteLine($"  {t.Name,-44} {TensorTypes.Name(t.Type),-10} {t.ShapeText,-14} @{t.Offset,-12} {ByteSize.Format(t.Length),10}{(TensorTypes.IsTernary(t.Type) ? $"  scale {t.Scale:G6}" : "")}");
         }
         if (verify)
         {
@@ -120,12 +121,4 @@ static class InspectCommand
         }
         return 0;
     }
-
-    internal static string Size(long bytes) => bytes switch
-    {
-        >= 1L << 30 => $"{bytes / (double)(1L << 30):F2} GiB",
-        >= 1L << 20 => $"{bytes / (double)(1L << 20):F2} MiB",
-        >= 1L << 10 => $"{bytes / 1024.0:F1} KiB",
-        _ => $"{bytes} B",
-    };
 }

@@ -1,11 +1,11 @@
-namespace Edge.Cli.Commands;
+namespace Edge.Runtime.Diagnostics;
 
 /// <summary>
 /// This process's memory as Linux reports it in /proc/self/status and /proc/self/smaps_rollup; null fields where it
 /// does not. <see cref="HugePageBytes"/> is the memory in transparent huge pages: a <c>--no-mmap</c> model's copy
 /// (AnonHugePages), or a mapped model where the kernel maps its file with huge pages (FilePmdMapped).
 /// </summary>
-sealed record ProcessMemory(long? PeakRssBytes, long? RssBytes, long? AnonymousRssBytes, long? HugePageBytes)
+internal sealed record ProcessMemory(long? PeakRssBytes, long? RssBytes, long? AnonymousRssBytes, long? HugePageBytes)
 {
     const string StatusPath = "/proc/self/status";
     const string RollupPath = "/proc/self/smaps_rollup";

@@ -137,7 +137,7 @@ public sealed class BenchCommandTests : IDisposable
     [InlineData(16L << 30, null, 1L << 30)] // cache size unknown
     [InlineData((1L << 30) + 12345, null, 256L << 20)] // whole MiB
     public void The_default_bandwidth_buffer_exceeds_the_cache_and_fits_the_memory(long memory, long? cache, long expected) =>
-        Assert.Equal(expected, Edge.Cli.Commands.BenchCommand.DefaultBandwidthBufferBytes(memory, cache));
+        Assert.Equal(expected, Edge.Runtime.Diagnostics.ModelBenchmark.DefaultBandwidthBufferBytes(memory, cache));
 
     [Theory]
     [InlineData(true, "madvise", 145L << 20, 16L << 20, true)] // mapped, mostly in small pages

@@ -104,7 +104,7 @@ public sealed class CliTests : IDisposable
         Assert.Contains($"kernel: {Edge.Runtime.Kernels.KernelFactory.Default.Name}", run.Stdout);
         Assert.Contains(HugePages.SystemMode is "always" or "madvise" ? $"huge pages: --no-mmap puts the model in {HugePages.Size >> 20} MiB pages" : "--no-mmap uses 4 KiB pages", run.Stdout);
         if (Edge.Runtime.Diagnostics.CpuCaches.LastLevelBytes is long cache)
-            Assert.Contains($"logical cores, last-level cache {Edge.Cli.Commands.InspectCommand.Size(cache)}", run.Stdout);
+            Assert.Contains($"logical cores, last-level cache {Edge.Format.Text.ByteSize.Format(cache)}", run.Stdout);
     }
 
     [Fact]
