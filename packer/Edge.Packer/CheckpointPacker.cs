@@ -37,6 +37,7 @@ public sealed class CheckpointPacker(TextWriter progress)
         string tokenizerPath = Path.Combine(checkpointDirectory, ModelLayout.TokenizerTensor);
         var tokenizer = SentencePieceModel.Load(tokenizerPath);
         tokenizer.CheckFits(config.Model.VocabSize, config.BosTokenId, config.EosTokenId, ModelLayout.TokenizerTensor);
+        string? chatTemplate = TokenizerConfig.ChatTemplate(checkpointDirectory);
 
         using var checkpoint = CheckpointReader.Open(checkpointDirectory);
         var plan = ModelLayout.Tensors(config.Model, Packing);
@@ -49,6 +50,7 @@ public sealed class CheckpointPacker(TextWriter progress)
             Name = name ?? config.NameOrPath ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(checkpointDirectory))),
             Config = c,
             Tokenizer = new TokenizerInfo { BosTokenId = config.BosTokenId, EosTokenId = config.EosTokenId, UnkTokenId = 0 },
+            ChatTemplate = chatTemplate,
             Packer = PackerVersion,
             Sources = HashSources([Path.Combine(checkpointDirectory, ConfigFileName), tokenizerPath, .. checkpoint.SourcePaths], cancel),
         };

@@ -84,6 +84,24 @@ public sealed class EdgeModel : IDisposable
         }
     }
 
+    int _generating;
+
+    /// <summary>
+    /// Claims the model for one generation: the forward pass uses buffers of the model itself, so a second
+    /// concurrent one would corrupt both. Throws rather than waits, so the caller decides how to queue.
+    /// </summary>
+    internal GenerationLease EnterGeneration()
+    {
+        if (Interlocked.Exchange(ref _generating, 1) != 0)
+            throw new InvalidOperationException("Another generation is running on this model; an EdgeModel runs one generation at a time (wait for it to finish, or load the model once per concurrent user).");
+        return new GenerationLease(this);
+    }
+
+    internal readonly struct GenerationLease(EdgeModel model) : IDisposable
+    {
+        public void Dispose() => Volatile.Write(ref model._generating, 0);
+    }
+
     public void Dispose()
     {
         Model.Executor.Dispose();

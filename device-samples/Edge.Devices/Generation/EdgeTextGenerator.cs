@@ -24,7 +24,7 @@ public sealed class EdgeTextGenerator : ITextGenerator, IDisposable
     public string Description { get; }
 
     /// <summary>The last finished generation's tokens and timings.</summary>
-    public GenerationResult? LastResult => _generator.LastResult;
+    public GenerationResult? LastResult { get; private set; }
 
     /// <summary>Loads a model; a missing or damaged file throws with a message that says what to do.</summary>
     public static EdgeTextGenerator Load(string path, int threads)
@@ -41,7 +41,12 @@ public sealed class EdgeTextGenerator : ITextGenerator, IDisposable
         {
             var generation = new GenerationRequest { Prompt = request.Prompt, MaxTokens = request.MaxTokens, Sampling = request.Sampling };
             await foreach (var piece in _generator.GenerateAsync(generation, cancellationToken).ConfigureAwait(false))
-                yield return piece.Text;
+            {
+                if (piece.Result is not null)
+                    LastResult = piece.Result;
+                if (piece.Text.Length > 0)
+                    yield return piece.Text;
+            }
         }
         finally
         {

@@ -22,11 +22,13 @@ static class GenerateCommand
         var repeatLastN = new Option<int>("--repeat-last-n") { Description = "Tokens the repetition penalty looks back over", DefaultValueFactory = _ => defaults.RepeatLastN };
         var seed = new Option<ulong?>("--seed", "-s") { Description = "Random seed (default: random)" };
         var json = new Option<bool>("--json") { Description = "End stdout with one JSON line: prompt_tokens, tokens, text" };
+        var stop = new Option<string[]>("--stop") { Description = "Stop when the text contains this string (repeatable); the string itself is not printed", AllowMultipleArgumentsPerToken = false };
+        var promptCache = new Option<string?>("--prompt-cache") { Description = "Save the state after the prompt to FILE, and restore it when the next prompt starts with the same tokens (only for this model)" };
 
         var command = new Command("generate", "Generate text from a prompt, streaming it as it is produced");
         common.AddTo(command);
         offloadOptions.AddTo(command);
-        foreach (var o in new Option[] { prompt, tokens, temp, topK, topP, minP, repeatPenalty, repeatLastN, seed, json })
+        foreach (var o in new Option[] { prompt, tokens, temp, topK, topP, minP, repeatPenalty, repeatLastN, seed, json, stop, promptCache })
             command.Options.Add(o);
 
         command.SetAction((parse, cancel) => CliErrors.Guard(stderr, async () =>
@@ -48,18 +50,25 @@ static class GenerateCommand
             using var model = common.Load(parse, repackFiveTrit: offloadOptions.Requested(parse));
             using var offload = offloadOptions.Attach(parse, model, stderr);
             var generator = new Generator(model);
-            var request = new GenerationRequest { Prompt = parse.GetValue(prompt)!, MaxTokens = n, Sampling = sampling };
-            await foreach (var piece in generator.GenerateAsync(request, cancel))
+            var session = new Session(model);
+            var request = new GenerationRequest { Prompt = parse.GetValue(prompt)!, MaxTokens = n, Sampling = sampling, Stop = parse.GetValue(stop) ?? [] };
+            string? cacheFile = parse.GetValue(promptCache);
+            var (cacheTime, cached) = cacheFile is null ? default : PromptCache.Prepare(generator, session, request, cacheFile, stderr, cancel);
+            GenerationResult? r = null;
+            await foreach (var piece in generator.GenerateAsync(session, request, cancel))
             {
                 stdout.Write(piece.Text);
                 stdout.Flush();
+                r = piece.Result ?? r;
             }
             stdout.WriteLine();
-            var r = generator.LastResult!;
+            if (r!.FinishReason == FinishReason.Cancelled)
+                stderr.WriteLine("edge: cancelled");
+            var prefillTime = r.PrefillTime + cacheTime;
             stderr.WriteLine(
-                $"edge: prompt {r.PromptTokens.Length} tokens in {r.PrefillTime.TotalMilliseconds:F1} ms, " +
+                $"edge: prompt {r.PromptTokens.Length} tokens ({(cacheFile is null ? r.Usage.CachedPromptTokens : cached)} from the prompt cache) in {prefillTime.TotalMilliseconds:F1} ms, " +
                 $"generated {r.Tokens.Length} tokens in {r.DecodeTime.TotalMilliseconds:F1} ms " +
-                $"({(r.Tokens.Length > 0 ? r.Tokens.Length / r.DecodeTime.TotalSeconds : 0):F1} tokens/s), kernel {model.Model.Executor.KernelNames}, seed {r.Seed}");
+                $"({(r.Tokens.Length > 0 ? r.Tokens.Length / r.DecodeTime.TotalSeconds : 0):F1} tokens/s), kernel {model.Model.Executor.KernelNames}, seed {r.Seed}, finish {FinishName(r.FinishReason)}");
             if (offload is not null)
                 stderr.WriteLine($"edge: {offload.Summary()}");
             if (parse.GetValue(json))
@@ -73,8 +82,17 @@ static class GenerateCommand
                     w.WriteEndObject();
                 }));
             }
-            return 0;
+            return r.FinishReason == FinishReason.Cancelled ? 130 : 0;
         }));
         return command;
     }
+
+    /// <summary>The OpenAI names of finish reasons, as edge serve reports them.</summary>
+    public static string FinishName(FinishReason reason) => reason switch
+    {
+        FinishReason.Stop => "stop",
+        FinishReason.Length => "length",
+        FinishReason.EndOfSequence => "eos",
+        _ => "cancelled",
+    };
 }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Hashing;
+using System.Security.Cryptography;
 using System.Text;
 
 namespace Edge.Format.Container;
@@ -38,6 +39,7 @@ public sealed unsafe class ModelFile : IDisposable
         {
             (FormatVersion, Metadata, Tensors) = Parse(new ReadOnlySpan<byte>(_base, (int)Math.Min(FileLength, int.MaxValue)), FileLength);
             _byName = Tensors.ToDictionary(t => t.Name);
+            Fingerprint = ComputeFingerprint(new ReadOnlySpan<byte>(_base, (int)Math.Min(FileLength, int.MaxValue)));
         }
         catch
         {
@@ -49,6 +51,12 @@ public sealed unsafe class ModelFile : IDisposable
     /// <summary>Maps and validates a model file.</summary>
     /// <param name="inMemory">Read the whole file into process memory instead of mapping it (<c>--no-mmap</c>).</param>
     public static ModelFile Open(string path, bool inMemory = false) => new(path, inMemory);
+
+    /// <summary>
+    /// SHA-256 (lower-case hex) of the metadata and tensor table, which holds every tensor's CRC-32: it names this
+    /// model's exact weights without reading them, so saved states and prompt caches can refuse another model.
+    /// </summary>
+    public string Fingerprint { get; } = "";
 
     /// <summary>Whether the bytes are the page cache's, mapped (else a private copy read at open).</summary>
     public bool IsMapped { get; }
@@ -115,6 +123,19 @@ public sealed unsafe class ModelFile : IDisposable
             return;
         _disposed = true;
         _view.Dispose();
+    }
+
+    /// <summary>The <see cref="Fingerprint"/> of a file whose header <see cref="Parse"/> has validated.</summary>
+    static string ComputeFingerprint(ReadOnlySpan<byte> head)
+    {
+        var h = head[..ModelFileLayout.HeaderSize];
+        int metaLength = (int)BinaryPrimitives.ReadUInt64LittleEndian(h[24..]);
+        int tableOffset = (int)BinaryPrimitives.ReadUInt64LittleEndian(h[32..]);
+        int tableLength = (int)BinaryPrimitives.ReadUInt64LittleEndian(h[40..]);
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        sha.AppendData(head.Slice(ModelFileLayout.HeaderSize, metaLength));
+        sha.AppendData(head.Slice(tableOffset, tableLength));
+        return Convert.ToHexStringLower(sha.GetHashAndReset());
     }
 
     static InvalidDataException Invalid(string what) =>

@@ -30,6 +30,9 @@ public sealed record ModelMetadata
     public string Packer { get; init; } = "";
     public IReadOnlyList<SourceFile> Sources { get; init; } = [];
 
+    /// <summary>The checkpoint's HuggingFace chat template (Jinja source from tokenizer_config.json), if it had one.</summary>
+    public string? ChatTemplate { get; init; }
+
     public byte[] ToJson()
     {
         using var stream = new MemoryStream();
@@ -55,6 +58,8 @@ public sealed record ModelMetadata
             w.WriteNumber("eos_token_id", Tokenizer.EosTokenId);
             w.WriteNumber("unk_token_id", Tokenizer.UnkTokenId);
             w.WriteBoolean("add_bos_token", Tokenizer.AddBosToken);
+            if (ChatTemplate is not null)
+                w.WriteString("chat_template", ChatTemplate);
             w.WriteEndObject();
             w.WriteStartObject("provenance");
             w.WriteString("packer", Packer);
@@ -124,6 +129,9 @@ public sealed record ModelMetadata
                     UnkTokenId = Int32(tokenizer, "unk_token_id"),
                     AddBosToken = Bool(tokenizer, "add_bos_token"),
                 },
+                ChatTemplate = tokenizer.TryGetProperty("chat_template", out var template)
+                    ? template.ValueKind == JsonValueKind.String ? template.GetString() : throw new InvalidDataException("Metadata \"chat_template\" is not a string.")
+                    : null,
                 Packer = String(provenance, "packer"),
                 Sources = sources,
             };

@@ -162,7 +162,7 @@ public sealed class HgrnBitModel
         return 4 * floats + 4 * ints + b * kPad + (Slots - 1) * b * hPad;
     }
 
-    public RecurrentState CreateState() => new(_w.Config.NumHiddenLayers, _h);
+    public RecurrentState CreateState() => new(_w.Config.NumHiddenLayers, _h, _w.Fingerprint);
 
     /// <summary>
     /// Feeds tokens through the model, advancing <paramref name="state"/>, and writes the logits (V) of the last

@@ -38,6 +38,9 @@ public sealed class LayerWeights
 public sealed unsafe class HgrnBitWeights
 {
     public HgrnBitConfig Config { get; }
+
+    /// <summary>The model file's <see cref="ModelFile.Fingerprint"/>; saved states carry it.</summary>
+    public string Fingerprint { get; }
     public Half* Embeddings { get; }                     // (V, H) fp16, mapped
     public LayerWeights[] Layers { get; }                // (L)
     public float[] FinalNorm { get; }                    // (H)
@@ -52,6 +55,7 @@ public sealed unsafe class HgrnBitWeights
     public HgrnBitWeights(ModelFile file, bool readFiveTrit = false)
     {
         _readFiveTrit = readFiveTrit;
+        Fingerprint = file.Fingerprint;
         var c = file.Metadata.Config;
         c.Validate();
         Config = c;

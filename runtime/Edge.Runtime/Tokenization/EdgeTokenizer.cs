@@ -13,6 +13,10 @@ public sealed class EdgeTokenizer
 {
     readonly SentencePieceTokenizer _sp;
     readonly SentencePieceBpeEncoder? _bpe;
+    readonly string[] _pieces;
+
+    /// <summary>Control and user-defined pieces by text (longest first), which special-token parsing turns into their ids.</summary>
+    readonly (string Text, int Id)[] _special;
 
     public EdgeTokenizer(ReadOnlySpan<byte> modelBytes, TokenizerInfo info)
     {
@@ -22,7 +26,14 @@ public sealed class EdgeTokenizer
         {
             using var stream = new MemoryStream(modelBytes.ToArray(), writable: false);
             _sp = LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false);
-            _bpe = SentencePieceBpeEncoder.TryCreate(SentencePieceModelProto.Parse(modelBytes));
+            var proto = SentencePieceModelProto.Parse(modelBytes);
+            _bpe = SentencePieceBpeEncoder.TryCreate(proto);
+            _pieces = [.. proto.Pieces.Select(p => p.Text)];
+            _special = [.. proto.Pieces
+                .Select((p, id) => (p.Text, Id: id, p.Type))
+                .Where(p => p.Type is SentencePieceModelProto.PieceType.Control or SentencePieceModelProto.PieceType.UserDefined && p.Text.Length > 0)
+                .Select(p => (p.Text, p.Id))
+                .OrderByDescending(p => p.Text.Length)];
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -40,16 +51,63 @@ public sealed class EdgeTokenizer
     public int VocabularySize => _sp.Vocabulary.Count;
 
     /// <summary>Token ids of a text, with BOS first when <paramref name="addBos"/>.</summary>
-    public int[] Encode(string text, bool addBos = true)
+    /// <param name="parseSpecialTokens">
+    /// Turn the text of control pieces (such as &lt;s&gt;, &lt;/s&gt;) and user-defined pieces (such as &lt;|im_start|&gt;)
+    /// into their ids, as chat templates need; otherwise such text is encoded as ordinary characters.
+    /// </param>
+    public int[] Encode(string text, bool addBos = true, bool parseSpecialTokens = false)
     {
-        IReadOnlyList<int> ids = _bpe is not null ? _bpe.Encode(text) : _sp.EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false);
-        if (!addBos || !Info.AddBosToken)
-            return [.. ids];
-        var result = new int[ids.Count + 1];
-        result[0] = BosId;
-        for (int i = 0; i < ids.Count; i++)
-            result[i + 1] = ids[i];
-        return result;
+        var ids = new List<int>();
+        if (addBos && Info.AddBosToken)
+            ids.Add(BosId);
+        if (parseSpecialTokens)
+            EncodeWithSpecialTokens(text, ids);
+        else
+            ids.AddRange(EncodePlain(text));
+        return [.. ids];
+    }
+
+    /// <summary>
+    /// Ids of text that continues what a sequence has already read: no BOS, and no SentencePiece dummy-prefix space
+    /// unless the text itself starts with a space, so "\nUser:" after a reply reads as it would inside one text.
+    /// </summary>
+    public int[] EncodeContinuation(string text, bool parseSpecialTokens = false)
+    {
+        if (text.Length == 0)
+            return [];
+        if (text[0] == ' ' || _bpe is null)
+            return Encode(text, addBos: false, parseSpecialTokens);
+        // The dummy prefix adds "▁" before the first word; a leading sentinel word absorbs it and is dropped.
+        int[] sentinel = [.. EncodePlain("a")];
+        int[] ids = Encode("a" + text, addBos: false, parseSpecialTokens);
+        return ids.AsSpan().StartsWith(sentinel) ? ids[sentinel.Length..] : Encode(text, addBos: false, parseSpecialTokens);
+    }
+
+    /// <summary>The piece text of a token (for example "&lt;s&gt;" for BOS), or "" for an id outside the vocabulary.</summary>
+    public string TokenText(int id) => (uint)id < (uint)_pieces.Length ? _pieces[id] : "";
+
+    IReadOnlyList<int> EncodePlain(string text) =>
+        _bpe is not null ? _bpe.Encode(text) : _sp.EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false);
+
+    void EncodeWithSpecialTokens(string text, List<int> ids)
+    {
+        int start = 0;
+        for (int i = 0; i < text.Length;)
+        {
+            int match = Array.FindIndex(_special, s => text.AsSpan(i).StartsWith(s.Text, StringComparison.Ordinal));
+            if (match < 0)
+            {
+                i++;
+                continue;
+            }
+            if (i > start)
+                ids.AddRange(EncodePlain(text[start..i]));
+            ids.Add(_special[match].Id);
+            i += _special[match].Text.Length;
+            start = i;
+        }
+        if (start < text.Length)
+            ids.AddRange(EncodePlain(text[start..]));
     }
 
     /// <summary>Text of a token sequence; BOS/EOS and other control tokens produce no text.</summary>

@@ -58,13 +58,11 @@ public sealed class BundledModelTests
         using var model = EdgeModel.Load(ModelPath);
         var generator = new Generator(model);
         var request = new GenerationRequest { Prompt = text, MaxTokens = expected.Greedy.Length, Sampling = SamplingOptions.Greedy };
-        await foreach (var _ in generator.GenerateAsync(request, TestContext.Current.CancellationToken))
-        {
-        }
+        var result = await generator.CompleteAsync(request, TestContext.Current.CancellationToken);
         // The fixture lists the EOS that ended its run; Edge stops there without emitting it.
         bool endsAtEos = expected.Greedy[^1] == model.Tokenizer.EosId;
-        Assert.Equal(endsAtEos ? expected.Greedy[..^1] : expected.Greedy, generator.LastResult!.Tokens);
-        Assert.Equal(endsAtEos, generator.LastResult.StoppedAtEos);
+        Assert.Equal(endsAtEos ? expected.Greedy[..^1] : expected.Greedy, result.Tokens);
+        Assert.Equal(endsAtEos, result.StoppedAtEos);
     }
 
     [Fact]

@@ -89,11 +89,8 @@ public class SyntheticModelTests
         Assert.Equal(512, model.Tokenizer.VocabularySize);
         var generator = new Generator(model);
         var request = new GenerationRequest { Prompt = "The licence", MaxTokens = 4, Sampling = SamplingOptions.Greedy };
-        await foreach (var _ in generator.GenerateAsync(request, TestContext.Current.CancellationToken))
-        {
-        }
+        var result = await generator.CompleteAsync(request, TestContext.Current.CancellationToken);
 
-        var result = generator.LastResult!;
         Assert.Equal(model.Tokenizer.Encode("The licence"), result.PromptTokens);
         Assert.True(result.StoppedAtEos || result.Tokens.Length == 4);
         Assert.All(result.Tokens, t => Assert.InRange(t, 0, 575));
@@ -137,10 +134,8 @@ public class SyntheticModelTests
             using var model = EdgeModel.Load(temp.File(file), new LoadOptions { Threads = 2, RepackFiveTrit = repack });
             var generator = new Generator(model);
             var request = new GenerationRequest { Prompt = "The licence", MaxTokens = 12, Sampling = SamplingOptions.Greedy };
-            await foreach (var _ in generator.GenerateAsync(request, TestContext.Current.CancellationToken))
-            {
-            }
-            tokens.Add(generator.LastResult!.Tokens);
+            var result = await generator.CompleteAsync(request, TestContext.Current.CancellationToken);
+            tokens.Add(result.Tokens);
         }
         Assert.Equal(tokens[0], tokens[1]);
         Assert.Equal(tokens[0], tokens[2]);
