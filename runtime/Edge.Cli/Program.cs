@@ -17,6 +17,7 @@ public static class Program
             InspectCommand.Create(stdout, stderr),
             BenchCommand.Create(stdout, stderr),
             FpgaCommand.Create(stdout, stderr),
+            ServeCommand.Create(stdout, stderr),
         };
         var parse = root.Parse(args);
         var config = new InvocationConfiguration { Output = stdout, Error = stderr };
