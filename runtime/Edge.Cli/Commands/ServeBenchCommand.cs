@@ -1,0 +1,150 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using Edge.Runtime;
+using Edge.Runtime.Sampling;
+using Edge.Server.Scheduling;
+
+namespace Edge.Cli.Commands;
+
+/// <summary>
+/// <c>edge serve bench</c>: aggregate decode throughput and time to first token of the server's scheduler with
+/// N = 1, 2, 4, … concurrent streams, and the prefill the prefix-state cache saves on a long shared system prompt.
+/// Runs the scheduler in-process (no HTTP), so it measures the engine and its batching, not the network stack.
+/// </summary>
+static class ServeBenchCommand
+{
+    /// <summary>Fixed so two runs feed the same token ids.</summary>
+    const int TokenSeed = 20261207;
+
+    public static Command Create(TextWriter stdout, TextWriter stderr)
+    {
+        var common = new CommonOptions();
+        var streams = new Option<string>("--streams", "-N") { Description = "Comma-separated counts of concurrent streams", DefaultValueFactory = _ => "1,2,4,8,16" };
+        var generate = new Option<int>("--n-gen", "-n") { Description = "Tokens each stream generates (EOS ignored)", DefaultValueFactory = _ => 128 };
+        var prompt = new Option<int>("--n-prompt", "-p") { Description = "Prompt tokens of each stream (random ids)", DefaultValueFactory = _ => 32 };
+        var system = new Option<int>("--system-tokens") { Description = "Shared system-prompt length for the prefix-cache test; 0 skips it", DefaultValueFactory = _ => 1000 };
+
+        var command = new Command("bench", "Measure aggregate decode tokens/s and time to first token with N concurrent streams, and the prefix-state cache");
+        common.AddTo(command);
+        foreach (var o in new Option[] { streams, generate, prompt, system })
+            command.Options.Add(o);
+
+        command.SetAction((parse, cancel) => CliErrors.Guard(stderr, async () =>
+        {
+            int[] counts = ParseCounts(parse.GetValue(streams));
+            int n = AtLeastOne(parse.GetValue(generate), "--n-gen");
+            int p = AtLeastOne(parse.GetValue(prompt), "--n-prompt");
+            int systemTokens = parse.GetValue(system);
+            if (systemTokens < 0)
+                throw new ArgumentException($"--system-tokens must be ≥ 0 (got {systemTokens}).");
+            using var model = common.Load(parse);
+            if (counts.Max() > model.Model.MaxBatch)
+                throw new ArgumentException($"--streams must be ≤ {model.Model.MaxBatch}, the model's batch.");
+            var rng = new Random(TokenSeed);
+            int v = model.Config.VocabSize;
+            int[] RandomTokens(int length) => [.. Enumerable.Range(0, length).Select(_ => rng.Next(3, v))];
+
+            stdout.WriteLine($"edge serve bench: {model.File.Metadata.Name}, kernel {model.Model.Executor.KernelNames}, {model.Model.Executor.Threads} threads, " +
+                $"prompt {p} tokens, {n} generated per stream, greedy");
+            stdout.WriteLine();
+            stdout.WriteLine("| streams | decode tok/s (aggregate) | × 1 stream | per stream tok/s | wall tok/s | TTFT mean ms | TTFT max ms |");
+            stdout.WriteLine("|---:|---:|---:|---:|---:|---:|---:|");
+            double? single = null;
+            foreach (int count in counts)
+            {
+                cancel.ThrowIfCancellationRequested();
+                var prompts = Enumerable.Range(0, count).Select(_ => RandomTokens(p)).ToArray();
+                var r = await RunStreams(model, prompts, n, cancel);
+                single ??= count == 1 ? r.DecodeTokensPerSecond : null;
+                string ratio = single is double s ? (r.DecodeTokensPerSecond / s).ToString("F2", CultureInfo.InvariantCulture) : "–";
+                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"| {count} | {r.DecodeTokensPerSecond:F1} | {ratio} | {r.DecodeTokensPerSecond / count:F1} | {r.WallTokensPerSecond:F1} | {r.MeanTtft.TotalMilliseconds:F1} | {r.MaxTtft.TotalMilliseconds:F1} |"));
+            }
+
+            if (systemTokens > 0)
+            {
+                int[] shared = RandomTokens(systemTokens);
+                int[] first = [.. shared, .. RandomTokens(16)], second = [.. shared, .. RandomTokens(16)];
+                var cold = await SecondRequest(model, first, second, systemTokens, cacheBytes: 0, cancel);
+                var warm = await SecondRequest(model, first, second, systemTokens, cacheBytes: 64L << 20, cancel);
+                stdout.WriteLine();
+                stdout.WriteLine($"Prefix-state cache, {systemTokens}-token system prompt + 16 new tokens, second request:");
+                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  without cache: prefill {cold.Prefill.TotalMilliseconds:F1} ms ({cold.Cached} tokens cached), time to first token {cold.Ttft.TotalMilliseconds:F1} ms"));
+                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  with cache:    prefill {warm.Prefill.TotalMilliseconds:F1} ms ({warm.Cached} tokens cached), time to first token {warm.Ttft.TotalMilliseconds:F1} ms " +
+                    $"({cold.Ttft.TotalMilliseconds / Math.Max(warm.Ttft.TotalMilliseconds, 1e-3):F1}× sooner; state {model.Model.CreateState().Bytes / 1024} KiB)"));
+            }
+            return 0;
+        }));
+        return command;
+    }
+
+    sealed record StreamsResult(double DecodeTokensPerSecond, double WallTokensPerSecond, TimeSpan MeanTtft, TimeSpan MaxTtft);
+
+    /// <summary>Submits every prompt at once to a scheduler with as many slots and waits for all of them.</summary>
+    static async Task<StreamsResult> RunStreams(EdgeModel model, int[][] prompts, int tokens, CancellationToken cancel)
+    {
+        using var scheduler = new BatchScheduler(model, new SchedulerOptions { Parallel = prompts.Length, Queue = 0, PrefixCacheBytes = 0 });
+        var start = Stopwatch.GetTimestamp();
+        var runs = prompts.Select(prompt => Submit(scheduler, prompt, tokens, cancel)).ToArray();
+        var results = await Task.WhenAll(runs.Select(async run =>
+        {
+            await run.Sequence.Pieces.WaitToReadAsync(cancel);
+            var ttft = Stopwatch.GetElapsedTime(start);
+            var result = await run.Sequence.Completion;
+            return (Ttft: ttft, Result: result);
+        }));
+        double wall = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        foreach (var (_, result) in results)
+            if (result.Reason is not SequenceEnd.Length)
+                throw new InvalidOperationException($"A stream ended with {result.Reason}: {result.Error?.Message}");
+        long generated = results.Sum(r => r.Result.Tokens.Length);
+        // Decode tokens: all but each stream's first, which comes from its prompt's logits; over the time of the
+        // batched steps (prefill chunks between them excluded; the wall-clock figure includes them).
+        double decode = (generated - prompts.Length) / scheduler.Metrics.DecodeTime.TotalSeconds;
+        return new StreamsResult(decode, generated / wall,
+            TimeSpan.FromTicks((long)results.Average(r => r.Ttft.Ticks)), results.Max(r => r.Ttft));
+    }
+
+    /// <summary>Runs <paramref name="first"/> to fill the cache (when on), then times <paramref name="second"/>.</summary>
+    static async Task<(TimeSpan Prefill, TimeSpan Ttft, int Cached)> SecondRequest(EdgeModel model, int[] first, int[] second, int checkpoint, long cacheBytes, CancellationToken cancel)
+    {
+        using var scheduler = new BatchScheduler(model, new SchedulerOptions { Parallel = 1, Queue = 1, PrefixCacheBytes = cacheBytes });
+        var warmUp = Submit(scheduler, first, 1, cancel, checkpoint);
+        await warmUp.Sequence.Completion;
+        var start = Stopwatch.GetTimestamp();
+        var run = Submit(scheduler, second, 1, cancel, checkpoint);
+        await run.Sequence.Pieces.WaitToReadAsync(cancel);
+        var ttft = Stopwatch.GetElapsedTime(start);
+        var result = await run.Sequence.Completion;
+        return (result.PrefillTime, ttft, result.CachedPromptTokens);
+    }
+
+    sealed record Run(Sequence Sequence);
+
+    static Run Submit(BatchScheduler scheduler, int[] prompt, int tokens, CancellationToken cancel, int checkpoint = 0)
+    {
+        var request = new SequenceRequest { PromptTokens = prompt, MaxTokens = tokens, Sampling = SamplingOptions.Greedy, IgnoreEos = true, CheckpointAt = checkpoint };
+        if (scheduler.TrySubmit(request, cancel, out var sequence) != SubmitStatus.Accepted)
+            throw new InvalidOperationException("The scheduler refused a benchmark stream.");
+        return new Run(sequence!);
+    }
+
+    static int AtLeastOne(int value, string name) =>
+        value >= 1 ? value : throw new ArgumentException($"{name} must be at least 1 (got {value}).");
+
+    static int[] ParseCounts(string? text)
+    {
+        var counts = new List<int>();
+        foreach (string part in (text ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int n) || n < 1)
+                throw new ArgumentException($"--streams takes whole numbers ≥ 1 separated by commas; \"{part}\" is not one.");
+            if (!counts.Contains(n))
+                counts.Add(n);
+        }
+        return counts.Count > 0 ? [.. counts] : throw new ArgumentException("--streams needs at least one count, e.g. -N 1,8.");
+    }
+}

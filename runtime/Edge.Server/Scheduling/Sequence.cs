@@ -1,0 +1,81 @@
+using System.Threading.Channels;
+using Edge.Runtime.Sampling;
+
+namespace Edge.Server.Scheduling;
+
+/// <summary>What one sequence asks of the scheduler: tokens in, how to sample, when to end.</summary>
+public sealed record SequenceRequest
+{
+    public required int[] PromptTokens { get; init; }
+
+    /// <summary>Tokens to generate at most.</summary>
+    public required int MaxTokens { get; init; }
+
+    public SamplingOptions Sampling { get; init; } = SamplingOptions.Greedy;
+
+    /// <summary>Strings that end the generation; the text never includes them (matched across token boundaries).</summary>
+    public IReadOnlyList<string> Stop { get; init; } = [];
+
+    /// <summary>Keep generating past EOS (benchmarks, like llama.cpp's ignore_eos).</summary>
+    public bool IgnoreEos { get; init; }
+
+    /// <summary>
+    /// A prompt position worth caching the state at besides the prompt's end: where a chat's history ends and the
+    /// newest message begins, so the next request of the conversation (or another with the same system prompt)
+    /// restores it. 0 for none.
+    /// </summary>
+    public int CheckpointAt { get; init; }
+}
+
+/// <summary>Why a sequence ended: the OpenAI finish_reason (stop covers EOS and stop strings), or neither.</summary>
+public enum SequenceEnd { Stop, Length, Cancelled, Failed }
+
+/// <summary>A finished sequence: its tokens, text and timings.</summary>
+public sealed record SequenceResult(
+    SequenceEnd Reason,
+    int PromptTokens,
+    int CachedPromptTokens,
+    int[] Tokens,
+    string Text,
+    string? MatchedStop,
+    TimeSpan QueueTime,
+    TimeSpan PrefillTime,
+    TimeSpan DecodeTime,
+    Exception? Error = null);
+
+/// <summary>
+/// A request the scheduler has accepted. Text arrives on <see cref="Pieces"/> as it is generated (never a partial
+/// stop string); <see cref="Completion"/> ends with the result. Cancelling the token given at submission removes
+/// the sequence at the next step.
+/// </summary>
+public sealed class Sequence
+{
+    readonly Channel<string> _pieces = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    readonly TaskCompletionSource<SequenceResult> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    internal Sequence(SequenceRequest request, CancellationToken cancellationToken)
+    {
+        Request = request;
+        CancellationToken = cancellationToken;
+    }
+
+    public SequenceRequest Request { get; }
+
+    public CancellationToken CancellationToken { get; }
+
+    public ChannelReader<string> Pieces => _pieces.Reader;
+
+    public Task<SequenceResult> Completion => _completion.Task;
+
+    internal void Emit(string text)
+    {
+        if (text.Length > 0)
+            _pieces.Writer.TryWrite(text);
+    }
+
+    internal void Finish(SequenceResult result)
+    {
+        _pieces.Writer.TryComplete();
+        _completion.TrySetResult(result);
+    }
+}
