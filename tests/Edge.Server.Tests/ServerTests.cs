@@ -163,6 +163,14 @@ public sealed class ServerTests(ModelFixture fixture)
     [InlineData("""{"prompt":3}""", 400, "prompt")]
     [InlineData("""[1,2]""", 400, null)]
     [InlineData("""{"prompt":"x","model":"gpt-4"}""", 404, "model")]
+    [InlineData("""{"prompt":"x","top_k":"5"}""", 400, "top_k")]
+    [InlineData("""{"prompt":"x","min_p":1.5}""", 400, "min_p")]
+    [InlineData("""{"prompt":"x","seed":"abc"}""", 400, "seed")]
+    [InlineData("""{"prompt":"x","seed":1.5}""", 400, "seed")]
+    [InlineData("""{"prompt":"x","stop":7}""", 400, "stop")]
+    [InlineData("""{"prompt":"x","stream":"yes"}""", 400, "stream")]
+    [InlineData("""{"prompt":"x","max_tokens":-1}""", 400, "max_tokens")]
+    [InlineData("""{"prompt":"x","temperature":-0.5}""", 400, "temperature")]
     public async Task BadRequestsGetTheOpenAiErrorShape(string body, int status, string? param)
     {
         await using var server = await TestServer.Start(fixture);
@@ -209,6 +217,27 @@ public sealed class ServerTests(ModelFixture fixture)
         (code, json) = await server.Get("/health");
         Assert.Equal(200, code);
         Assert.Equal("ok", json.GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task AnApiKeyGuardsGenerationAndLargeBodiesAndAStoppingServerAreRefused()
+    {
+        await using var server = await TestServer.Start(fixture, o => o with { ApiKey = "s3cret", MaxRequestBodyBytes = 2048 });
+        var (code, json) = await server.Post("/v1/chat/completions", """{"messages":[{"role":"user","content":"hi"}],"max_tokens":2}""");
+        Assert.Equal(401, code);
+        Assert.Equal("authentication_error", json.GetProperty("error").GetProperty("type").GetString());
+        server.Client.DefaultRequestHeaders.Authorization = new("Bearer", "s3cret");
+        (code, json) = await server.Post("/v1/completions", Completion(new string('a', 4096), 2));
+        Assert.Equal(413, code);
+        Assert.Equal("request_too_large", json.GetProperty("error").GetProperty("code").GetString());
+        (code, _) = await server.Post("/v1/completions", Completion("In the beginning", 2));
+        Assert.Equal(200, code);
+        server.Server.Scheduler.Dispose();
+        using var refused = await server.Client.PostAsync("/v1/completions", new StringContent(Completion("In the beginning", 2), Encoding.UTF8, "application/json"), Ct);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.NotNull(refused.Headers.RetryAfter);
+        using var health = await server.Client.GetAsync("/health", Ct);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, health.StatusCode);
     }
 
     [Fact]

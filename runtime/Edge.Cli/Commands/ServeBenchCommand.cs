@@ -24,10 +24,11 @@ static class ServeBenchCommand
         var generate = new Option<int>("--n-gen", "-n") { Description = "Tokens each stream generates (EOS ignored)", DefaultValueFactory = _ => 128 };
         var prompt = new Option<int>("--n-prompt", "-p") { Description = "Prompt tokens of each stream (random ids)", DefaultValueFactory = _ => 32 };
         var system = new Option<int>("--system-tokens") { Description = "Shared system-prompt length for the prefix-cache test; 0 skips it", DefaultValueFactory = _ => 1000 };
+        var rounds = new Option<int>("--rounds", "-r") { Description = "Rounds over every stream count (the counts alternate within a round); medians are reported", DefaultValueFactory = _ => 3 };
 
         var command = new Command("bench", "Measure aggregate decode tokens/s and time to first token with N concurrent streams, and the prefix-state cache");
         common.AddTo(command);
-        foreach (var o in new Option[] { streams, generate, prompt, system })
+        foreach (var o in new Option[] { streams, generate, prompt, system, rounds })
             command.Options.Add(o);
 
         command.SetAction((parse, cancel) => CliErrors.Guard(stderr, async () =>
@@ -36,6 +37,7 @@ static class ServeBenchCommand
             int n = AtLeastOne(parse.GetValue(generate), "--n-gen");
             int p = AtLeastOne(parse.GetValue(prompt), "--n-prompt");
             int systemTokens = parse.GetValue(system);
+            int roundCount = AtLeastOne(parse.GetValue(rounds), "--rounds");
             if (systemTokens < 0)
                 throw new ArgumentException($"--system-tokens must be ≥ 0 (got {systemTokens}).");
             using var model = common.Load(parse);
@@ -46,20 +48,28 @@ static class ServeBenchCommand
             int[] RandomTokens(int length) => [.. Enumerable.Range(0, length).Select(_ => rng.Next(3, v))];
 
             stdout.WriteLine($"edge serve bench: {model.File.Metadata.Name}, kernel {model.Model.Executor.KernelNames}, {model.Model.Executor.Threads} threads, " +
-                $"prompt {p} tokens, {n} generated per stream, greedy");
+                $"prompt {p} tokens, {n} generated per stream, greedy, median of {roundCount} round(s)");
             stdout.WriteLine();
+            // Untimed: compiles every path (tiered JIT when not AOT) and pages the weights in before the first count.
+            await RunStreams(model, [.. Enumerable.Range(0, counts.Max()).Select(_ => RandomTokens(p))], Math.Min(n, 8), cancel);
+            var measured = counts.ToDictionary(c => c, _ => new List<StreamsResult>());
+            for (int round = 0; round < roundCount; round++)
+                foreach (int count in counts)
+                {
+                    cancel.ThrowIfCancellationRequested();
+                    var prompts = Enumerable.Range(0, count).Select(_ => RandomTokens(p)).ToArray();
+                    measured[count].Add(await RunStreams(model, prompts, n, cancel));
+                }
             stdout.WriteLine("| streams | decode tok/s (aggregate) | × 1 stream | per stream tok/s | wall tok/s | TTFT mean ms | TTFT max ms |");
             stdout.WriteLine("|---:|---:|---:|---:|---:|---:|---:|");
-            double? single = null;
+            double? single = measured.TryGetValue(1, out var one) ? Median(one, r => r.DecodeTokensPerSecond) : null;
             foreach (int count in counts)
             {
-                cancel.ThrowIfCancellationRequested();
-                var prompts = Enumerable.Range(0, count).Select(_ => RandomTokens(p)).ToArray();
-                var r = await RunStreams(model, prompts, n, cancel);
-                single ??= count == 1 ? r.DecodeTokensPerSecond : null;
-                string ratio = single is double s ? (r.DecodeTokensPerSecond / s).ToString("F2", CultureInfo.InvariantCulture) : "–";
+                var runs = measured[count];
+                double decode = Median(runs, r => r.DecodeTokensPerSecond);
+                string ratio = single is double s ? (decode / s).ToString("F2", CultureInfo.InvariantCulture) : "–";
                 stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"| {count} | {r.DecodeTokensPerSecond:F1} | {ratio} | {r.DecodeTokensPerSecond / count:F1} | {r.WallTokensPerSecond:F1} | {r.MeanTtft.TotalMilliseconds:F1} | {r.MaxTtft.TotalMilliseconds:F1} |"));
+                    $"| {count} | {decode:F1} | {ratio} | {decode / count:F1} | {Median(runs, r => r.WallTokensPerSecond):F1} | {Median(runs, r => r.MeanTtft.TotalMilliseconds):F1} | {Median(runs, r => r.MaxTtft.TotalMilliseconds):F1} |"));
             }
 
             if (systemTokens > 0)
@@ -130,6 +140,13 @@ static class ServeBenchCommand
         if (scheduler.TrySubmit(request, cancel, out var sequence) != SubmitStatus.Accepted)
             throw new InvalidOperationException("The scheduler refused a benchmark stream.");
         return new Run(sequence!);
+    }
+
+    static double Median(List<StreamsResult> runs, Func<StreamsResult, double> value)
+    {
+        var sorted = runs.Select(value).Order().ToArray();
+        int mid = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
     }
 
     static int AtLeastOne(int value, string name) =>

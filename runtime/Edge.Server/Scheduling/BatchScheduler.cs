@@ -132,11 +132,12 @@ public sealed class BatchScheduler : IDisposable
                 return SubmitStatus.QueueFull;
             }
             sequence = new Sequence(request, cancellationToken);
+            // A cancelled request wakes an idle scheduler so it leaves at once; the sequence drops this when it ends.
+            sequence.WakeOnCancel = cancellationToken.UnsafeRegister(static s => ((ManualResetEventSlim)s!).Set(), _wake);
             _waiting.Enqueue((sequence, Stopwatch.GetTimestamp()));
             _metrics.Request();
             _metrics.SetQueue(_waiting.Count, _running.Count);
         }
-        cancellationToken.UnsafeRegister(static s => ((ManualResetEventSlim)s!).Set(), _wake);
         _wake.Set();
         return SubmitStatus.Accepted;
     }
@@ -145,7 +146,11 @@ public sealed class BatchScheduler : IDisposable
     public void Dispose()
     {
         lock (_gate)
+        {
+            if (_stopping)
+                return;
             _stopping = true;
+        }
         _wake.Set();
         _thread.Join();
         _wake.Dispose();
@@ -342,6 +347,7 @@ public sealed class BatchScheduler : IDisposable
             return;
         }
         r.Generated.Add(token);
+        r.Sequence.Generated();
         r.Sampler.Accept(token);
         Emit(r, r.Stop.Push(r.Decoder.Push(token)));
         if (r.Stop.IsStopped)

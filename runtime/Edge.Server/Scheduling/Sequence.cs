@@ -52,6 +52,7 @@ public sealed class Sequence
 {
     readonly Channel<string> _pieces = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     readonly TaskCompletionSource<SequenceResult> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    int _generated;
 
     internal Sequence(SequenceRequest request, CancellationToken cancellationToken)
     {
@@ -65,7 +66,12 @@ public sealed class Sequence
 
     public ChannelReader<string> Pieces => _pieces.Reader;
 
+    /// <summary>Tokens generated so far (EOS excluded), while it runs.</summary>
+    public int GeneratedTokens => Volatile.Read(ref _generated);
+
     public Task<SequenceResult> Completion => _completion.Task;
+
+    internal void Generated() => Interlocked.Increment(ref _generated);
 
     internal void Emit(string text)
     {
@@ -73,8 +79,11 @@ public sealed class Sequence
             _pieces.Writer.TryWrite(text);
     }
 
+    internal CancellationTokenRegistration WakeOnCancel { get; set; }
+
     internal void Finish(SequenceResult result)
     {
+        WakeOnCancel.Dispose();
         _pieces.Writer.TryComplete();
         _completion.TrySetResult(result);
     }
