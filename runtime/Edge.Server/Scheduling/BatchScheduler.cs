@@ -50,6 +50,8 @@ public sealed class BatchScheduler : IDisposable
         /// <summary>The last sampled token, emitted but not yet fed; -1 while prefilling.</summary>
         public int Pending { get; set; } = -1;
         public long QueuedTicks { get; set; }
+        public long EnqueuedAt { get; init; }
+        public long FirstTokenAt { get; set; }
         public long PrefillTicks { get; set; }
         public long DecodeTicks { get; set; }
         public int[] Prompt => Sequence.Request.PromptTokens;
@@ -222,7 +224,7 @@ public sealed class BatchScheduler : IDisposable
                 var sampler = new Sampler(request.Sampling, _model.Config.VocabSize);
                 foreach (int t in request.PromptTokens)
                     sampler.Accept(t);
-                running = new Running(sequence, state, sampler, _model.Tokenizer) { QueuedTicks = queued };
+                running = new Running(sequence, state, sampler, _model.Tokenizer) { QueuedTicks = queued, EnqueuedAt = enqueuedAt };
                 running.Cached = running.Prefilled = Cache?.Restore(request.PromptTokens, state) ?? 0;
             }
             catch (Exception e)
@@ -285,6 +287,7 @@ public sealed class BatchScheduler : IDisposable
         }
         int first = r.Sampler.Sample(_prefillLogits);
         Charge(r, t0);
+        r.FirstTokenAt = Stopwatch.GetTimestamp();
         _metrics.FirstToken();
         Accept(r, first);
     }
@@ -398,7 +401,10 @@ public sealed class BatchScheduler : IDisposable
 
     static SequenceResult ResultOf(Running r, SequenceEnd reason, Exception? error) => new(
         reason, r.Prompt.Length, r.Cached, [.. r.Generated], r.Text.ToString(), r.Stop.MatchedStop,
-        Stopwatch.GetElapsedTime(0, r.QueuedTicks), Stopwatch.GetElapsedTime(0, r.PrefillTicks), Stopwatch.GetElapsedTime(0, r.DecodeTicks), error);
+        Stopwatch.GetElapsedTime(0, r.QueuedTicks), Stopwatch.GetElapsedTime(0, r.PrefillTicks), Stopwatch.GetElapsedTime(0, r.DecodeTicks), error)
+    {
+        TimeToFirstToken = r.FirstTokenAt > 0 ? Stopwatch.GetElapsedTime(r.EnqueuedAt, r.FirstTokenAt) : null,
+    };
 
     static SequenceResult Empty(Sequence s, SequenceEnd reason, long queuedTicks) =>
         new(reason, s.Request.PromptTokens.Length, 0, [], "", null, Stopwatch.GetElapsedTime(0, queuedTicks), TimeSpan.Zero, TimeSpan.Zero);

@@ -41,7 +41,11 @@ public sealed record SequenceResult(
     TimeSpan QueueTime,
     TimeSpan PrefillTime,
     TimeSpan DecodeTime,
-    Exception? Error = null);
+    Exception? Error = null)
+{
+    /// <summary>From submission to the first token's sampling, on the scheduler's clock; null when none was sampled.</summary>
+    public TimeSpan? TimeToFirstToken { get; init; }
+}
 
 /// <summary>
 /// A request the scheduler has accepted. Text arrives on <see cref="Pieces"/> as it is generated (never a partial
