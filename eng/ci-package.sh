@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# NuGet packages: packs Edge.Format and Edge.Runtime, checks what each package holds (licence, README, XML docs,
+# NuGet packages: packs Edge.Format, Edge.Runtime and Edge.Extensions.AI, checks what each package holds (licence, README, XML docs,
 # repository metadata, symbols), then builds tests/PackageConsumer outside the repository against those packages from
 # a local folder feed, runs it on the bundled model, and publishes it with NativeAOT (no trim or AOT warnings).
 #   eng/ci-package.sh [results-dir]    writes <results-dir>/package-checks.counts ("PASSED FAILED"); about 3 min.
@@ -17,13 +17,13 @@ counts
 
 version=$(sed -nE 's|.*<Version>([^<]+)</Version>.*|\1|p' Directory.Build.props)
 feed="$work/feed"
-for p in Edge.Format Edge.Runtime; do
+for p in Edge.Format Edge.Runtime Edge.Extensions.AI; do
   if out=$(dotnet pack "runtime/$p" -c Release -o "$feed" -nologo 2>&1); then pass "dotnet pack runtime/$p"
   else fail "dotnet pack runtime/$p" "$(tail -n 3 <<<"$out")"; fi
 done
 
 # What a package must hold: its metadata and files, read from the .nupkg (a zip) itself.
-for p in Edge.Format Edge.Runtime; do
+for p in Edge.Format Edge.Runtime Edge.Extensions.AI; do
   nupkg="$feed/$p.$version.nupkg"
   if problems=$(python3 - "$nupkg" "$p" <<'PY'
 import re, sys, zipfile

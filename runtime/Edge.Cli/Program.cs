@@ -19,6 +19,7 @@ public static class Program
             InspectCommand.Create(stdout, stderr),
             BenchCommand.Create(stdout, stderr),
             FpgaCommand.Create(stdout, stderr),
+            ServeCommand.Create(stdout, stderr),
         };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

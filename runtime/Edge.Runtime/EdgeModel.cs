@@ -53,6 +53,9 @@ public sealed class EdgeModel : IDisposable
     /// <summary>The model's shape: hidden size, layers, heads, vocabulary.</summary>
     public HgrnBitConfig Config => Model.Config;
 
+    /// <summary>The model file's path, as given to <see cref="Load"/>.</summary>
+    public string Path => File.Path;
+
     /// <summary>What the model file says about itself: name, architecture, tokenizer, chat template, sources.</summary>
     public ModelMetadata Metadata => File.Metadata;
 

@@ -1,6 +1,8 @@
+using Edge.Extensions.AI;
 using Edge.Runtime;
 using Edge.Runtime.Generation;
 using Edge.Runtime.Sampling;
+using Microsoft.Extensions.AI;
 
 // Usage: PackageConsumer MODEL.edge. Prints the reply, then one line per check; exits 1 if a check fails.
 using var model = EdgeModel.Load(args[0], new LoadOptions { Threads = 1 });

@@ -201,9 +201,11 @@ internal abstract unsafe class TernaryKernel
             int b = blocks <= MaxEightTokenBlocks
                 ? EightTokenGroups<TRows>(rows, rowBytes, rowCount, blocks, k, px, pSums, n, py, yStride)
                 : FourTokenGroups<TRows>(rows, rowBytes, rowCount, blocks, k, px, pSums, n, py, yStride);
-            for (; b < n; b++)
-                for (int i = 0; i < rowCount; i++)
-                    py[(long)b * yStride + i] = TRows.Dot(rows + i * rowBytes, px + (long)b * k, blocks) - pSums[b];
+            // The 1-3 tokens left over meet each row in turn, so a row is read from memory once for all of them
+            // (a server's decode step of two or three sequences), not once per token.
+            for (int i = 0; i < rowCount; i++)
+                for (int t = b; t < n; t++)
+                    py[(long)t * yStride + i] = TRows.Dot(rows + i * rowBytes, px + (long)t * k, blocks) - pSums[t];
         }
     }
 

@@ -22,7 +22,10 @@ namespace Edge.Runtime.Model;
 /// The element-wise work between products runs on the pool too, one token per chunk (the recurrence: one slice of
 /// the hidden vector per chunk, its tokens in order), so a batch keeps every thread busy; one token runs inline.
 /// Buffers are allocated once for a batch of up to <see cref="MaxBatch"/> tokens; a call allocates nothing.
-/// An instance is not thread-safe: one sequence runs at a time.
+/// A batch is either several tokens of one sequence (<see cref="Forward"/>, prefill) or one token of each of several
+/// sequences (<see cref="ForwardSequences"/>, a server's decode step): the products are the same, only the
+/// recurrence reads one state or one per row.
+/// An instance is not thread-safe: one call runs at a time.
 /// </summary>
 internal sealed class HgrnBitModel
 {
@@ -47,6 +50,7 @@ internal sealed class HgrnBitModel
     readonly float[][] _qScale;           // [slot] (B) activation scale sx per row
     readonly AlignedBuffer<int>[] _acc;   // [slot] (B, N) integer sums; slot 0: max(2I, H) rows, others: H
     readonly AlignedBuffer<int> _accLogits; // (V) integer sums of the lm_head for one token
+    AlignedBuffer<int>? _accLogitsOfSequences; // (S, V) the same for S sequences; grows to the largest S asked for
     readonly TernaryProduct[] _job = new TernaryProduct[Slots];
     // What follows each product of layer l, for the executor's idle workers to read ahead (Lookahead).
     readonly Lookahead[] _afterMixer, _afterOProj, _afterGateProj, _afterDownProj;
@@ -59,7 +63,11 @@ internal sealed class HgrnBitModel
     float[]? _oneMinusLowerBoundOfLayer; // null for layer 0, whose forget gate is unbounded
     float[] _hidden = [];
     int _n;
-    readonly TernaryExecutor.RangeAction _mixerInput, _recurrence, _gatedOutput, _channelInput, _glu, _residual;
+    // Set by ForwardSequences: row b's recurrence reads and advances _rowStates[b] instead of _hidden.
+    readonly RecurrentState[] _rowStates;
+    bool _rowsAreSequences;
+    int _layerIndex;
+    readonly TernaryExecutor.RangeAction _mixerInput, _recurrence, _gatedOutput, _channelInput, _glu, _residual, _headInput;
 
     const int Slots = 3;
 
@@ -113,6 +121,8 @@ internal sealed class HgrnBitModel
         _channelInput = ChannelInput;
         _glu = Glu;
         _residual = Residual;
+        _headInput = HeadInput;
+        _rowStates = new RecurrentState[maxBatch];
         var layers = weights.Layers;
         _oneMinusLowerBound = new float[layers.Length][];
         for (int l = 0; l < layers.Length; l++)
@@ -192,6 +202,50 @@ internal sealed class HgrnBitModel
         }
     }
 
+    /// <summary>
+    /// One decode step of several independent sequences: token b advances <paramref name="states"/>[b], and the
+    /// logits of sequence b go to row b of <paramref name="logits"/> (S, V). Each weight is read once for all of
+    /// them, and every row is bit-identical to running its sequence alone through <see cref="Forward"/>.
+    /// Up to <see cref="MaxBatch"/> sequences; the states must be distinct.
+    /// </summary>
+    public void ForwardSequences(ReadOnlySpan<int> tokens, ReadOnlySpan<RecurrentState> states, Span<float> logits)
+    {
+        int n = tokens.Length;
+        if (n == 0)
+            throw new ArgumentException("No tokens to run.", nameof(tokens));
+        if (n > MaxBatch)
+            throw new ArgumentException($"At most {MaxBatch} sequences run in one step; got {n}.", nameof(tokens));
+        if (states.Length != n)
+            throw new ArgumentException($"{n} tokens need {n} states; got {states.Length}.", nameof(states));
+        if (logits.Length < (long)n * _v)
+            throw new ArgumentException($"Logits need room for {n}×{_v} values.", nameof(logits));
+        for (int b = 0; b < n; b++)
+        {
+            var s = states[b];
+            if (s.Hidden.Length != _w.Layers.Length || s.Hidden[0].Length != _h)
+                throw new ArgumentException($"State {b} belongs to a model of another shape.", nameof(states));
+            for (int c = 0; c < b; c++)
+                if (ReferenceEquals(states[c], s))
+                    throw new ArgumentException($"States {c} and {b} are the same object; each sequence needs its own.", nameof(states));
+            _rowStates[b] = s;
+            Embed(tokens[b], _x.AsSpan(b * _h, _h));
+        }
+        _rowsAreSequences = true;
+        try
+        {
+            for (int l = 0; l < _w.Layers.Length; l++)
+                Block(l, n, []);
+        }
+        finally
+        {
+            _rowsAreSequences = false;
+            Array.Clear(_rowStates, 0, n);
+        }
+        for (int b = 0; b < n; b++)
+            states[b].Position++;
+        LogitsOfRows(n, logits);
+    }
+
     public delegate void LogitsCallback(int position, ReadOnlySpan<float> logits);
 
     void RunBlocks(ReadOnlySpan<int> tokens, RecurrentState state)
@@ -216,6 +270,7 @@ internal sealed class HgrnBitModel
     void Block(int layer, int n, float[] hidden)
     {
         var w = _layer = _w.Layers[layer];
+        _layerIndex = layer;
         _oneMinusLowerBoundOfLayer = layer > 0 ? _oneMinusLowerBound[layer] : null;
         _hidden = hidden;
         _n = n;
@@ -264,10 +319,10 @@ internal sealed class HgrnBitModel
     void Recurrence(int first, int end, int thread)
     {
         int h = _h, count = end - first;
-        var hidden = _hidden.AsSpan(first, count);
         var lowerBound = _layer.LowerBound.AsSpan(first, count);
         for (int b = 0; b < _n; b++)
         {
+            var hidden = (_rowsAreSequences ? _rowStates[b].Hidden[_layerIndex] : _hidden).AsSpan(first, count);
             var i = _ig.AsSpan(b * h + first, count);
             var f = _fg.AsSpan(b * h + first, count);
             var scratch = _o.AsSpan(b * h + first, count);
@@ -350,6 +405,36 @@ internal sealed class HgrnBitModel
         _job[0] = new TernaryProduct(head.Matrix, _q[0].Pointer, _qSum[0].Pointer, _accLogits.Pointer);
         _executor.MatMul(_job.AsSpan(0, 1), 1, _afterLmHead);
         BitLinearRule.Rescale(_accLogits.Span, BitLinearRule.OutputFactor(head.Matrix.Scale, scale), logits[.._v]);
+    }
+
+    /// <summary>
+    /// The lm_head of rows [0, n) of the residual stream as one batched product into (n, V) logits; each row is
+    /// normalized, quantized and rescaled exactly as <see cref="Logits"/> does for one.
+    /// </summary>
+    unsafe void LogitsOfRows(int n, Span<float> logits)
+    {
+        var head = _w.LmHead;
+        if (n * head.Matrix.PaddedColumns > _q[0].Length)
+            throw new InvalidOperationException("The lm_head batch does not fit workspace slot 0.");
+        if (_accLogitsOfSequences is not { } acc || acc.Length < n * _v)
+            _accLogitsOfSequences = acc = new AlignedBuffer<int>(n * _v);
+        _n = n;
+        _executor.For(n, 1, _headInput);
+        _job[0] = new TernaryProduct(head.Matrix, _q[0].Pointer, _qSum[0].Pointer, acc.Pointer);
+        _executor.MatMul(_job.AsSpan(0, 1), n, _afterLmHead);
+        for (int b = 0; b < n; b++)
+            BitLinearRule.Rescale(acc.Span.Slice(b * _v, _v), BitLinearRule.OutputFactor(head.Matrix.Scale, _qScale[0][b]), logits.Slice(b * _v, _v));
+    }
+
+    /// <summary>xn = RMSNorm_final(x), quantized for the lm_head.</summary>
+    void HeadInput(int first, int end, int thread)
+    {
+        int h = _h;
+        for (int b = first; b < end; b++)
+        {
+            ActivationQuantizer.RmsNorm(_x.AsSpan(b * h, h), _w.FinalNorm, _w.Config.RmsNormEps, _xn.AsSpan(b * h, h));
+            QuantizeRow(0, _w.LmHead, _xn, b, thread);
+        }
     }
 
     /// <summary>Layer l's i, f and g products and what its mixer input reads first: the job after the previous layer or the lm_head.</summary>

@@ -1,0 +1,94 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Edge.Runtime;
+
+namespace Edge.Server.Tests;
+
+/// <summary>The bundled model, loaded once for all server tests (each test starts its own server on a free port).</summary>
+public sealed class ModelFixture : IDisposable
+{
+    public ModelFixture()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        for (; dir != null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, "models", BundledModel.FileName);
+            if (File.Exists(candidate))
+            {
+                Path_ = candidate;
+                break;
+            }
+        }
+        if (Path_ is null)
+            throw new FileNotFoundException($"models/{BundledModel.FileName} was not found above the test binary.");
+        Model = EdgeModel.Load(Path_, new LoadOptions { Threads = 2 });
+    }
+
+    public string Path_ { get; } = null!;
+
+    public EdgeModel Model { get; }
+
+    /// <summary>The scheduler and the solo runs share the model; tests that use it run one at a time.</summary>
+    public SemaphoreSlim Gate { get; } = new(1, 1);
+
+    public void Dispose() => Model.Dispose();
+}
+
+[CollectionDefinition(nameof(ServerCollection))]
+public sealed class ServerCollection : ICollectionFixture<ModelFixture>;
+
+/// <summary>A running server on 127.0.0.1 with an HttpClient pointed at it.</summary>
+internal sealed class TestServer : IAsyncDisposable
+{
+    TestServer(EdgeServer server, HttpClient client)
+    {
+        Server = server;
+        Client = client;
+    }
+
+    public EdgeServer Server { get; }
+    public HttpClient Client { get; }
+
+    public static async Task<TestServer> Start(ModelFixture fixture, Func<ServeOptions, ServeOptions>? configure = null)
+    {
+        var options = new ServeOptions { Host = "127.0.0.1", Port = 0, ModelId = "kjv", Parallel = 4, Queue = 8 };
+        options = configure?.Invoke(options) ?? options;
+        var server = await EdgeServer.StartAsync(fixture.Model, options);
+        var client = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromSeconds(60) };
+        return new TestServer(server, client);
+    }
+
+    public async Task<(int Status, JsonElement Body)> Post(string path, string json)
+    {
+        using var response = await Client.PostAsync(path, new StringContent(json, System.Text.Encoding.UTF8, "application/json"));
+        string text = await response.Content.ReadAsStringAsync();
+        return ((int)response.StatusCode, JsonDocument.Parse(text).RootElement.Clone());
+    }
+
+    public async Task<(int Status, JsonElement Body)> Get(string path)
+    {
+        using var response = await Client.GetAsync(path);
+        string text = await response.Content.ReadAsStringAsync();
+        return ((int)response.StatusCode, JsonDocument.Parse(text).RootElement.Clone());
+    }
+
+    /// <summary>A streamed request's data lines, in order (the last should be [DONE]).</summary>
+    public async Task<List<string>> Stream(string path, string json)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, System.Text.Encoding.UTF8, "application/json") };
+        using var response = await Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(200, (int)response.StatusCode);
+        Assert.StartsWith("text/event-stream", response.Content.Headers.ContentType!.ToString());
+        string body = await response.Content.ReadAsStringAsync();
+        var events = body.Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
+        Assert.All(events, e => Assert.StartsWith("data: ", e));
+        Assert.EndsWith("\n\n", body);
+        return [.. events.Select(e => e["data: ".Length..])];
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await Server.DisposeAsync();
+    }
+}
