@@ -38,17 +38,24 @@ var again = await generator.CompleteAsync(restored, next);
 Check(live.Text == again.Text, $"a restored session continues the same (\"{live.Text}\")");
 
 // One generation at a time per model: a second one is refused, not corrupted.
-await using var running = generator.GenerateAsync(request).GetAsyncEnumerator();
-await running.MoveNextAsync();
 bool refused = false;
-try
+await using (var running = generator.GenerateAsync(request).GetAsyncEnumerator())
 {
-    await new Generator(model).CompleteAsync(request);
-}
-catch (InvalidOperationException)
-{
-    refused = true;
+    await running.MoveNextAsync();
+    try
+    {
+        await new Generator(model).CompleteAsync(request);
+    }
+    catch (InvalidOperationException)
+    {
+        refused = true;
+    }
 }
 Check(refused, "a second concurrent generation on the model throws InvalidOperationException");
+
+// The same model behind Microsoft.Extensions.AI.
+IChatClient chat = new EdgeChatClient(model);
+var response = await chat.GetResponseAsync("Who made the light?", new ChatOptions { Temperature = 0, MaxOutputTokens = 8 });
+Check(response.Text.Length > 0 && response.Usage?.OutputTokenCount is > 0, $"IChatClient answers ({response.Usage?.OutputTokenCount} tokens)");
 Check(model.Fingerprint.Length == 64 && model.Config.HiddenSize > 0, $"model {model.Metadata.Name}: {model.Config.HiddenSize} hidden, fingerprint {model.Fingerprint[..12]}");
 return failed == 0 ? 0 : 1;
