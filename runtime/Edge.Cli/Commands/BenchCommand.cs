@@ -51,7 +51,7 @@ static class BenchCommand
 
             var results = ModelBenchmark.Run(settings, line => stderr.WriteLine($"edge: bench: {line}"), cancel);
             if (format == "json")
-                stdout.WriteLine(JsonSerializer.Serialize(results, BenchmarkJsonContext.Default.BenchmarkResultArray));
+                stdout.WriteLine(JsonSerializer.Serialize(results, CliJsonContext.Output.BenchmarkResultArray));
             else
                 WriteMarkdown(stdout, settings, results);
             return Task.FromResult(0);

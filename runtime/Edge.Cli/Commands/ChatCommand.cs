@@ -243,23 +243,7 @@ static class ChatCommand
                 using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
                 {
                     _session.Save(file);
-                    using (var w = new Utf8JsonWriter(file))
-                    {
-                        w.WriteStartObject();
-                        w.WriteString("read", _read);
-                        w.WriteString("last_prompt", _lastPrompt);
-                        w.WriteString("last_reply", _lastReply);
-                        w.WriteStartArray("turns");
-                        foreach (var turn in _turns)
-                        {
-                            w.WriteStartObject();
-                            w.WriteString("role", turn.Role);
-                            w.WriteString("content", turn.Content);
-                            w.WriteEndObject();
-                        }
-                        w.WriteEndArray();
-                        w.WriteEndObject();
-                    }
+                    JsonSerializer.Serialize(file, new ChatTranscript(_read, _lastPrompt, _lastReply, [.. _turns]), CliJsonContext.Output.ChatTranscript);
                     file.Flush(flushToDisk: true);
                 }
                 File.Move(temporary, path, overwrite: true);
@@ -280,20 +264,17 @@ static class ChatCommand
                 session.Restore(file);
                 using var rest = new MemoryStream();
                 file.CopyTo(rest);
-                using var doc = JsonDocument.Parse(rest.ToArray());
-                var turns = doc.RootElement.GetProperty("turns").EnumerateArray()
-                    .Select(t => new ChatTurn(t.GetProperty("role").GetString()!, t.GetProperty("content").GetString()!))
-                    .ToList();
+                var transcript = JsonSerializer.Deserialize(rest.ToArray(), CliJsonContext.Output.ChatTranscript);
+                if (transcript is not { Read: not null, LastReply: not null, Turns: not null } || transcript.Turns.Any(t => t.Role is null || t.Content is null))
+                    throw new JsonException("the conversation after the session is incomplete");
+                var turns = transcript.Turns.ToList();
                 _template.Format(turns, addAssistantPrefix: false);
-                string read = doc.RootElement.GetProperty("read").GetString()!;
-                string? lastPrompt = doc.RootElement.GetProperty("last_prompt").GetString();
-                string lastReply = doc.RootElement.GetProperty("last_reply").GetString()!;
                 _session.Restore(session.Save());
                 _turns.Clear();
                 _turns.AddRange(turns);
-                _read = read;
-                _lastPrompt = lastPrompt;
-                _lastReply = lastReply;
+                _read = transcript.Read;
+                _lastPrompt = transcript.LastPrompt;
+                _lastReply = transcript.LastReply;
             }
             catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or ArgumentException)
             {

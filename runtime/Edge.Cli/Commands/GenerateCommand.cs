@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.CommandLine;
 using Edge.Runtime.Generation;
 using Edge.Runtime.Sampling;
@@ -73,14 +74,7 @@ static class GenerateCommand
                 stderr.WriteLine($"edge: {offload.Summary()}");
             if (parse.GetValue(json))
             {
-                stdout.WriteLine(JsonText.Write(w =>
-                {
-                    w.WriteStartObject();
-                    JsonText.WriteArray(w, "prompt_tokens", r.PromptTokens);
-                    JsonText.WriteArray(w, "tokens", r.Tokens);
-                    w.WriteString("text", r.Text);
-                    w.WriteEndObject();
-                }));
+                stdout.WriteLine(JsonSerializer.Serialize(new GenerateJson(r.PromptTokens, r.Tokens, r.Text), CliJsonContext.Output.GenerateJson));
             }
             return r.FinishReason == FinishReason.Cancelled ? 130 : 0;
         }));

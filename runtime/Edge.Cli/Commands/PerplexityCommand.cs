@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.CommandLine;
 using Edge.Runtime.Generation;
 
@@ -35,13 +36,7 @@ static class PerplexityCommand
             stderr.WriteLine($"edge: scored {result.Tokens} tokens in {clock.Elapsed.TotalSeconds:F2} s ({result.Tokens / clock.Elapsed.TotalSeconds:F1} tokens/s)");
             stdout.WriteLine($"perplexity: {result.Perplexity:F4} over {result.Tokens} tokens");
             if (parse.GetValue(json))
-                stdout.WriteLine(JsonText.Write(w =>
-                {
-                    w.WriteStartObject();
-                    w.WriteNumber("ppl", result.Perplexity);
-                    w.WriteNumber("tokens", result.Tokens);
-                    w.WriteEndObject();
-                }));
+                stdout.WriteLine(JsonSerializer.Serialize(new PerplexityJson(result.Perplexity, result.Tokens), CliJsonContext.Output.PerplexityJson));
             return Task.FromResult(0);
         }));
         return command;

@@ -52,9 +52,6 @@ internal sealed record BenchmarkResult
     [JsonPropertyName("last_level_cache_bytes")] public long? LastLevelCacheBytes { get; init; } = CpuCaches.LastLevelBytes;
 }
 
-[JsonSerializable(typeof(BenchmarkResult[]))]
-internal sealed partial class BenchmarkJsonContext : JsonSerializerContext;
-
 /// <summary>
 /// Prefill and decode speed, load time and memory of a model per thread count, next to the memory-bandwidth roofline
 /// of decoding measured on the same machine in the same run (like llama-bench). <c>edge bench</c> prints it.

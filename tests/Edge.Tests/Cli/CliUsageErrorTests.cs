@@ -82,12 +82,7 @@ public sealed class CliUsageErrorTests : IDisposable
     [Fact]
     public void JsonOutputKeepsQuotesAndNonAsciiTextReadable()
     {
-        string json = Edge.Cli.Commands.JsonText.Write(w =>
-        {
-            w.WriteStartObject();
-            w.WriteString("text", "He said \"yes\" at 25 °C & left");
-            w.WriteEndObject();
-        });
-        Assert.Equal("{\"text\":\"He said \\\"yes\\\" at 25 °C & left\"}", json);
+        string json = System.Text.Json.JsonSerializer.Serialize(new Edge.Cli.Commands.GenerateJson([1], [2], "He said \"yes\" at 25 °C & left"), Edge.Cli.Commands.CliJsonContext.Output.GenerateJson);
+        Assert.Equal("{\"prompt_tokens\":[1],\"tokens\":[2],\"text\":\"He said \\\"yes\\\" at 25 °C & left\"}", json);
     }
 }
