@@ -53,7 +53,7 @@ public sealed class EmulatorFaults
         _random = new Random(seed);
         _randomKinds = randomKinds.Length > 0
             ? randomKinds
-            : [InjectedFault.FlipMosiBit, InjectedFault.FlipMisoBit, InjectedFault.DropFrame, InjectedFault.Stall, InjectedFault.Reset];
+            : [InjectedFault.FlipMosiBit, InjectedFault.FlipMisoBit, InjectedFault.DropFrame, InjectedFault.TruncateFrame, InjectedFault.Stall, InjectedFault.Reset];
     }
 
     /// <summary>Probability that a frame gets a random fault.</summary>
