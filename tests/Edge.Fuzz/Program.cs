@@ -87,10 +87,10 @@ public static class Program
         return n > 0 ? 0 : 1;
     }
 
-    /// <summary>The assemblies whose branches AFL should see: Edge's own, not the framework's or the tool's.</summary>
+    /// <summary>The assemblies whose branches AFL should see: Edge's own and edge-pack, not the framework's or the tool's.</summary>
     static int Instrument(string folder)
     {
-        var assemblies = Directory.Exists(folder) ? Directory.GetFiles(folder, "Edge.*.dll") : [];
+        var assemblies = Directory.Exists(folder) ? [.. Directory.GetFiles(folder, "Edge.*.dll"), .. Directory.GetFiles(folder, "edge-pack.dll")] : Array.Empty<string>();
         if (assemblies.Length == 0)
         {
             Console.Error.WriteLine($"edge-fuzz: error: no Edge.*.dll in {folder}; give a copy of edge-fuzz's build folder.");
@@ -98,8 +98,8 @@ public static class Program
         }
         foreach (var dll in assemblies)
         {
-            SharpFuzz.Fuzzer.Instrument(dll, type => type.StartsWith("Edge.", StringComparison.Ordinal), default(SharpFuzz.Options));
-            Console.WriteLine($"edge-fuzz: instrumented {Path.GetFileName(dll)}");
+            int types = SharpFuzz.Fuzzer.Instrument(dll, type => type.StartsWith("Edge.", StringComparison.Ordinal), SharpFuzz.Options.Value).Count();
+            Console.WriteLine($"edge-fuzz: instrumented {types} types of {Path.GetFileName(dll)}");
         }
         return 0;
     }
