@@ -16,12 +16,12 @@ targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(model safetensors safetensors-index config tokenizer tmv fleet)
 
 . eng/apt-ensure.sh
-apt_ensure afl++ || exit 1
+apt_ensure afl++ || { echo "FAIL  afl++ is missing and could not be installed"; exit 1; }
 mkdir -p "$out"
 dotnet build tests/Edge.Fuzz/Edge.Fuzz.csproj -c Release -v quiet -nologo > "$out/build.log" 2>&1 || { echo "FAIL  build edge-fuzz (see $out/build.log)"; exit 1; }
 rm -rf "$out/bin"
 cp -r tests/Edge.Fuzz/bin/Release/net10.0 "$out/bin"
-dotnet "$out/bin/edge-fuzz.dll" instrument "$out/bin" > "$out/instrument.log" 2>&1 || { cat "$out/instrument.log"; exit 1; }
+dotnet "$out/bin/edge-fuzz.dll" instrument "$out/bin" > "$out/instrument.log" 2>&1 || { echo "FAIL  SharpFuzz instrumentation (see $out/instrument.log)"; exit 1; }
 
 # dotnet itself is not an AFL-instrumented binary (the probes are in the IL), so skip that check; crashes are the
 # harness's uncaught exceptions, not core dumps; machines are shared, so no CPU pinning.

@@ -56,9 +56,10 @@ public sealed class MemorySamples(int pid, bool collect)
     }
 
     /// <summary>
-    /// The verdict over the samples after <paramref name="warmup"/>: the band (largest minus smallest) of anonymous
-    /// RSS must stay within <paramref name="toleranceBytes"/>. Also reports the growth from the first to the last
-    /// sample and the whole RSS.
+    /// The verdict over the samples after <paramref name="warmup"/>: anonymous RSS must never rise more than
+    /// <paramref name="toleranceBytes"/> above an earlier sample (a leak rises; memory the runtime gives back, such as
+    /// idle thread-pool threads, falls and is no leak). Also reports the band (largest minus smallest), the change from
+    /// the first to the last sample and the whole RSS.
     /// </summary>
     public (bool Flat, string Line) Verdict(long warmup, long toleranceBytes, string unit)
     {
@@ -67,10 +68,16 @@ public sealed class MemorySamples(int pid, bool collect)
             return (false, $"only {steady.Count} samples after the warm-up of {warmup:N0} {unit}: run longer or sample more often");
         long min = steady.Min(s => s.AnonymousBytes), max = steady.Max(s => s.AnonymousBytes);
         long growth = steady[^1].AnonymousBytes - steady[0].AnonymousBytes;
+        long rise = 0, lowest = long.MaxValue;
+        foreach (var s in steady)
+        {
+            lowest = Math.Min(lowest, s.AnonymousBytes);
+            rise = Math.Max(rise, s.AnonymousBytes - lowest);
+        }
         double allocatedPerUnit = (double)(steady[^1].AllocatedBytes - steady[0].AllocatedBytes) / (steady[^1].Progress - steady[0].Progress);
-        bool flat = max - min <= toleranceBytes;
+        bool flat = rise <= toleranceBytes;
         return (flat, $"anonymous RSS after {warmup:N0} {unit} of warm-up, {steady.Count} samples: {Mib(min)}–{Mib(max)} MiB, " +
-            $"band {Kib(max - min)} KiB (limit {Kib(toleranceBytes)} KiB), first to last {(growth >= 0 ? "+" : "")}{Kib(growth)} KiB, " +
+            $"largest rise {Kib(rise)} KiB (limit {Kib(toleranceBytes)} KiB), band {Kib(max - min)} KiB, first to last {(growth >= 0 ? "+" : "")}{Kib(growth)} KiB, " +
             $"whole RSS {Mib(steady.Min(s => s.RssBytes))}–{Mib(steady.Max(s => s.RssBytes))} MiB, managed heap {Mib(steady.Min(s => s.ManagedBytes))}–{Mib(steady.Max(s => s.ManagedBytes))} MiB, {allocatedPerUnit:N0} bytes allocated per {unit.Split(' ')[^1].TrimEnd('s')}" +
             $"{(collect ? ", sampled after a full GC" : ", no GC forced")}; " +
             (flat ? "flat" : "NOT FLAT"));
