@@ -5,7 +5,7 @@
 # (any exception but the target's one-line refusal, or more memory than its bound) or runs over 5 s is saved under
 # OUT/TARGET/default/crashes or hangs. Prints one line per target from afl-fuzz's fuzzer_stats; exit 1 on any crash
 # or hang. The long run and its figures: docs/RELIABILITY.md.
-# Usage: eng/afl-fuzz.sh OUT SECONDS [TARGET...]   (default: every target)
+# Usage: eng/afl-fuzz.sh OUT SECONDS [TARGET[:SECONDS]...]   (default: every target, each for SECONDS)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,11 +27,13 @@ dotnet "$out/bin/edge-fuzz.dll" instrument "$out/bin" > "$out/instrument.log" 2>
 # harness's uncaught exceptions, not core dumps; machines are shared, so no CPU pinning.
 export AFL_SKIP_BIN_CHECK=1 AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1
 failed=0
-for target in "${targets[@]}"; do
+for spec in "${targets[@]}"; do
+  target=${spec%%:*} duration=$seconds
+  [ "$target" != "$spec" ] && duration=${spec#*:}
   rm -rf "$out/seeds-$target" "$out/$target"
   # From the uninstrumented build: instrumented code runs only under afl-fuzz, which provides the coverage map.
   dotnet tests/Edge.Fuzz/bin/Release/net10.0/edge-fuzz.dll seeds "$target" "$out/seeds-$target" > /dev/null || { echo "FAIL  seeds for $target"; failed=1; continue; }
-  timeout $((seconds + 120)) afl-fuzz -i "$out/seeds-$target" -o "$out/$target" -t 5000 -m none -V "$seconds" \
+  timeout $((duration + 120)) afl-fuzz -i "$out/seeds-$target" -o "$out/$target" -t 5000 -m none -V "$duration" \
     -- dotnet "$out/bin/edge-fuzz.dll" afl "$target" > "$out/afl-$target.log" 2>&1
   stats="$out/$target/default/fuzzer_stats"
   if [ ! -s "$stats" ]; then

@@ -72,6 +72,7 @@ public sealed class SpiFaultSoakTests : IDisposable
 
         var (steps, offload, warnings) = GenerateOffloaded(device, tokens);
 
+        TestContext.Current.TestOutputHelper?.WriteLine($"{tokens} tokens, {device.Frames:N0} SPI frames; the emulator injected {faults}; the host counted {offload.Statistics}");
         AssertSameLogits(cpu, steps);
         Assert.True(device.Frames >= MinimumFrames, $"only {device.Frames} frames");
         foreach (var kind in LinkFaults)
