@@ -9,7 +9,7 @@ namespace Edge.Fuzz;
 /// the hang limit a hang, one that allocates more than its bound (64 bytes per input byte + 32 MiB) a memory
 /// failure; each is written to the out folder for a regression test. Prints one line per target; exit 1 on any.
 /// <para>Coverage-guided fuzzing with AFL++ uses the same targets (eng/afl-fuzz.sh): <c>edge-fuzz seeds TARGET DIR</c>
-/// writes a target's seeds as files, <c>edge-fuzz instrument DIR</c> adds SharpFuzz's edge-coverage probes to the Edge
+/// writes a target's seeds as files, <c>edge-fuzz run TARGET FILE...</c> reruns saved inputs outside AFL, <c>edge-fuzz instrument DIR</c> adds SharpFuzz's edge-coverage probes to the Edge
 /// assemblies in a copy of this tool's folder, and <c>edge-fuzz afl TARGET</c>, run from that copy under afl-fuzz,
 /// executes each input AFL hands over; a crash, a refusal that is not one line or an input over the memory bound
 /// becomes an uncaught exception, which AFL records as a crash.</para>
@@ -35,6 +35,8 @@ public static class Program
                 return Instrument(folder);
             case ["afl", var name]:
                 return Find(name) is { } fuzzed ? RunUnderAfl(fuzzed) : 2;
+            case ["run", var name, .. var files] when files.Length > 0:
+                return Find(name) is { } replayed ? Replay(replayed, files) : 2;
         }
         string which = args.Length > 0 && !args[0].StartsWith('-') ? args[0] : "all";
         long execs = long.Parse(Option(args, "--execs") ?? "10000");
@@ -102,6 +104,32 @@ public static class Program
             Console.WriteLine($"edge-fuzz: instrumented {types} types of {Path.GetFileName(dll)}");
         }
         return 0;
+    }
+
+    /// <summary>Runs saved inputs (an AFL crash, say) as <see cref="RunUnderAfl"/> does, outside AFL, and says what happened.</summary>
+    static int Replay(Target target, string[] files)
+    {
+        int failures = 0;
+        try
+        {
+            foreach (var file in files)
+            {
+                byte[] input = File.ReadAllBytes(file);
+                target.Fixup(input, new Random(input.Length));
+                string outcome = Execute(target, input, out var crash, out long allocated);
+                bool overBound = allocated > AllocationAllowance + AllocationPerInputByte * input.Length;
+                Console.WriteLine($"{file}: {outcome}; {allocated >> 10} KiB allocated{(overBound ? ", over the memory bound" : "")}");
+                if (crash is not null)
+                    Console.WriteLine(crash);
+                if (crash is not null || overBound)
+                    failures++;
+            }
+        }
+        finally
+        {
+            Target.DeleteScratch();
+        }
+        return failures > 0 ? 1 : 0;
     }
 
     /// <summary>One input per AFL execution; anything but a target's one-line refusal escapes as a crash.</summary>
