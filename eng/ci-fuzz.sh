@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzz smoke run, called by .ci/run after the unit tests: edge-fuzz (tests/Edge.Fuzz) mutates every target's
 # seeds for a fixed number of executions with a fixed seed; each target with no crash, hang or input over the
-# memory bound counts as one passed check. About 1 minute on 2 cores. The long run is in docs/RELIABILITY.md.
+# memory bound counts as one passed check. Then AFL++ with SharpFuzz probes (eng/afl-fuzz.sh) fuzzes every target
+# for AFL_SECONDS (default 8), one more check each. About 3 minutes on 2 cores. The long runs: docs/RELIABILITY.md.
 # Usage: eng/ci-fuzz.sh RESULTS_DIR [EXECUTIONS]
 #   Writes RESULTS_DIR/fuzz-checks.counts ("PASSED FAILED"); inputs that fail are kept in RESULTS_DIR/fuzz-findings.
 set -uo pipefail
@@ -26,4 +27,12 @@ for target in model safetensors safetensors-index config tokenizer tmv fleet; do
   fi
   counts
 done
+while read -r verdict rest; do
+  case $verdict in
+    PASS) passed=$((passed + 1)) ;;
+    FAIL) failed=$((failed + 1)) ;;
+    *) continue ;;
+  esac
+  echo "$verdict  $rest"; counts
+done < <(bash eng/afl-fuzz.sh "$results/afl" "${AFL_SECONDS:-8}" 2>&1)
 [ "$failed" -eq 0 ]

@@ -1,5 +1,6 @@
 using System.Device.Spi;
 using Edge.Format.Container;
+using Edge.Offload.Emulator;
 using Edge.Offload.Protocol;
 using Edge.Runtime.Model;
 
@@ -61,7 +62,8 @@ internal sealed class OffloadSession : IDisposable
     }
 
     /// <summary>One line for the log: what happened on the link.</summary>
-    public string Summary() => $"FPGA offload: {Offload.Frames:N0} SPI frames, {Offload.Bytes:N0} bytes; {Offload.Statistics}";
+    public string Summary() => $"FPGA offload: {Offload.Frames:N0} SPI frames, {Offload.Bytes:N0} bytes; {Offload.Statistics}" +
+        (Device is TernaryDeviceEmulator { Faults: { } faults } ? $"; the emulator injected {faults}" : "");
 
     public void Dispose()
     {

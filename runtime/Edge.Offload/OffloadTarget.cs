@@ -8,7 +8,8 @@ namespace Edge.Offload;
 /// <summary>
 /// Where the offload device is: <c>spi:B.C@FREQ</c> (Linux spidev <c>/dev/spidevB.C</c>, SPI mode 0, e.g.
 /// <c>spi:0.0@12MHz</c>) or <c>emu</c> (the in-process emulator of a UP5K build), optionally
-/// <c>emu@25MHz:faults=0.01,seed=7</c> to emulate that SCLK and inject random link faults, or <c>rtl:PATH[@FREQ]</c>
+/// <c>emu@25MHz:faults=0.01,seed=7</c> to emulate that SCLK and inject random link faults (add <c>gap=200</c> for
+/// faults at least that many frames apart, each one the host must detect: see <see cref="EmulatorFaults"/>), or <c>rtl:PATH[@FREQ]</c>
 /// (the gateware itself, simulated: PATH is the library fpga/cosim/build.sh builds; plain <c>rtl</c> takes it from
 /// $EDGE_TMV_RTL).
 /// </summary>
@@ -30,6 +31,9 @@ public sealed record OffloadTarget
     /// <summary>Emulator only: probability of a random fault per frame.</summary>
     public double FaultRate { get; init; }
     public int FaultSeed { get; init; } = 1;
+
+    /// <summary>Emulator only: see <see cref="EmulatorFaults.MinimumGap"/>.</summary>
+    public int FaultGap { get; init; }
 
     public string Text { get; init; } = "";
 
@@ -77,8 +81,10 @@ public sealed record OffloadTarget
                     target = target with { FaultRate = rate };
                 else if (kv.Length == 2 && kv[0] == "seed" && int.TryParse(kv[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out int seed))
                     target = target with { FaultSeed = seed };
+                else if (kv.Length == 2 && kv[0] == "gap" && int.TryParse(kv[1], NumberStyles.None, CultureInfo.InvariantCulture, out int gap) && gap <= 1_000_000)
+                    target = target with { FaultGap = gap };
                 else
-                    throw new ArgumentException($"Emulator option \"{option}\" is not valid: use faults=<0..1> and seed=<integer>.");
+                    throw new ArgumentException($"Emulator option \"{option}\" is not valid: use faults=<0..1>, seed=<integer> and gap=<frames>.");
             }
             return target;
         }
@@ -126,7 +132,7 @@ public sealed record OffloadTarget
             return new Simulation.RtlSimDevice(RtlLibrary, ClockHz);
         if (IsEmulator)
             return new TernaryDeviceEmulator(emulatedDevice, ClockHz,
-                FaultRate > 0 ? new EmulatorFaults(FaultRate, FaultSeed) : null);
+                FaultRate > 0 ? new EmulatorFaults(FaultRate, FaultSeed) { MinimumGap = FaultGap } : null);
         string node = $"/dev/spidev{Bus}.{ChipSelect}";
         if (!File.Exists(node))
             throw new OffloadException(

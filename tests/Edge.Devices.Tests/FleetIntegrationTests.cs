@@ -129,6 +129,52 @@ public class FleetIntegrationTests
             $"{workerA.Service.Fleet.AnsweredFromCacheCount + workerB.Service.Fleet.AnsweredFromCacheCount}; resent: {requester.Resent}; duplicate replies dropped: {requester.DuplicateReplies}");
     }
 
+    /// <summary>
+    /// Issue 23, item 4: the broker is killed (SIGKILL) and restarted 20 times while requests are in flight, with
+    /// persistent sessions on both sides and the broker's database on disk. Every request gets its own answer, exactly
+    /// once at the caller, and no worker generates one request twice (redeliveries are answered from its cache).
+    /// </summary>
+    [Fact]
+    public async Task Twenty_broker_kills_during_a_fleet_run_lose_no_request_and_answer_none_twice()
+    {
+        const int restarts = 20, perRound = 10;
+        using var broker = await MosquittoBroker.StartAsync(persistent: true);
+        string suffix = Guid.NewGuid().ToString("N")[..8];
+        await using var workerA = await StartWorkerAsync(broker, "worker-a-" + suffix, TimeSpan.FromMilliseconds(40));
+        await using var workerB = await StartWorkerAsync(broker, "worker-b-" + suffix, TimeSpan.FromMilliseconds(40));
+        await using var requester = await StartRequesterAsync(broker, TimeSpan.FromSeconds(2), "worker-a-" + suffix, "worker-b-" + suffix);
+        var ct = TestContext.Current.CancellationToken;
+
+        var requests = new List<Task<FleetReply>>();
+        int killedWithOutstanding = 0;
+        for (int round = 0; round < restarts; round++)
+        {
+            int first = requests.Count;
+            for (int i = first; i < first + perRound; i++)
+                requests.Add(requester.RequestAsync($"r{i}", Prompt(i), 8, ct));
+            await TestTimeouts.UntilAsync(() => requests.Skip(first).Any(r => r.IsCompleted), $"a result of round {round}");
+            if (requests.Any(r => !r.IsCompleted))
+                killedWithOutstanding++;
+            await broker.RestartAsync();
+            await TestTimeouts.UntilAsync(() => workerA.Link!.IsConnected && workerB.Link!.IsConnected && requester.IsConnected, $"everyone reconnected after restart {round + 1}");
+        }
+        var replies = await RepliesAsync([.. requests]);
+
+        Assert.Equal(restarts + 1, broker.Launches);
+        Assert.True(killedWithOutstanding >= restarts / 2, $"only {killedWithOutstanding} kills found requests outstanding");
+        Assert.Equal(Enumerable.Range(0, requests.Count).Select(i => $"r{i}"), replies.Select(r => r.Id));
+        Assert.Equal(0, requester.PendingCount);
+        string[] servedByA = workerA.Generator.TriggerPrompts, servedByB = workerB.Generator.TriggerPrompts;
+        Assert.Equal(servedByA.Distinct().Count(), servedByA.Length);
+        Assert.Equal(servedByB.Distinct().Count(), servedByB.Length);
+        Assert.Equal(Enumerable.Range(0, requests.Count).Select(Prompt).Order(), servedByA.Union(servedByB).Order());
+        Assert.True(workerA.Link!.ConnectionCount > restarts && workerB.Link!.ConnectionCount > restarts);
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"{requests.Count} requests, {restarts} kills ({killedWithOutstanding} with requests outstanding); generations: {servedByA.Length + servedByB.Length} " +
+            $"(on both workers: {servedByA.Intersect(servedByB).Count()}); answered from cache: " +
+            $"{workerA.Service.Fleet!.AnsweredFromCacheCount + workerB.Service.Fleet!.AnsweredFromCacheCount}; resent: {requester.Resent}; duplicate replies dropped: {requester.DuplicateReplies}");
+    }
+
     [Fact]
     public async Task A_request_whose_worker_stops_before_answering_is_redelivered_to_it_by_the_broker()
     {

@@ -6,8 +6,10 @@ using System.Text;
 namespace Edge.Devices.Tests;
 
 /// <summary>
-/// A real Mosquitto broker for one test, listening on 127.0.0.1 only, with anonymous access and persistence off
-/// (so a restart forgets every session and queued message: the fleet's guarantees must hold without it).
+/// A real Mosquitto broker for one test, listening on 127.0.0.1 only, with anonymous access. Persistence is off
+/// unless asked for (so a restart forgets every session and queued message: the fleet's guarantees must hold without
+/// it); with it, the broker writes its database to the test's temp folder on every change, so a kill loses nothing
+/// it had acknowledged.
 /// Needs the Debian package: <c>apt-get install -y mosquitto</c>.
 /// </summary>
 sealed class MosquittoBroker : IDisposable
@@ -17,7 +19,7 @@ sealed class MosquittoBroker : IDisposable
     readonly StringBuilder _log = new();
     Process? _process;
 
-    MosquittoBroker(string executable, int port)
+    MosquittoBroker(string executable, int port, bool persistent)
     {
         Executable = executable;
         Port = port;
@@ -26,7 +28,7 @@ sealed class MosquittoBroker : IDisposable
         File.WriteAllText(_configPath, $"""
             listener {port} 127.0.0.1
             allow_anonymous true
-            persistence false
+            {(persistent ? $"persistence true\npersistence_location {_directory}/\nautosave_on_changes true\nautosave_interval 1" : "persistence false")}
             max_queued_messages 10000
             log_dest stderr
             log_type error
@@ -41,7 +43,7 @@ sealed class MosquittoBroker : IDisposable
     /// Starts a broker on a free loopback port. Without Mosquitto the test is skipped with install instructions on a
     /// developer machine, but fails under CI (CI=true), where .ci/run installs it and a skip would hide a broken setup.
     /// </summary>
-    public static async Task<MosquittoBroker> StartAsync()
+    public static async Task<MosquittoBroker> StartAsync(bool persistent = false)
     {
         const string missing = "Mosquitto is not installed, and the MQTT fleet tests need a real broker: run `apt-get install -y mosquitto` " +
             "(Debian/Ubuntu; .ci/run installs it in CI). The tests look for /usr/sbin/mosquitto or mosquitto on PATH.";
@@ -55,7 +57,7 @@ sealed class MosquittoBroker : IDisposable
         // Another test may take the free port between the probe and the broker's bind; then try a new one.
         for (int attempt = 1; ; attempt++)
         {
-            var broker = new MosquittoBroker(executable, FreeLoopbackPort());
+            var broker = new MosquittoBroker(executable, FreeLoopbackPort(), persistent);
             try
             {
                 await broker.LaunchAsync();
@@ -68,7 +70,10 @@ sealed class MosquittoBroker : IDisposable
         }
     }
 
-    /// <summary>Kills the broker (as a crash would) and starts a new one on the same port.</summary>
+    /// <summary>Broker processes started so far (restarts included).</summary>
+    public int Launches { get; private set; }
+
+    /// <summary>Kills the broker (SIGKILL, as a crash would) and starts a new one on the same port.</summary>
     public async Task RestartAsync()
     {
         Kill();
@@ -106,6 +111,7 @@ sealed class MosquittoBroker : IDisposable
         process.BeginErrorReadLine();
         process.BeginOutputReadLine();
         _process = process;
+        Launches++;
         using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         while (true)
         {

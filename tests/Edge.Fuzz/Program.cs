@@ -8,6 +8,11 @@ namespace Edge.Fuzz;
 /// seed. An input that throws anything but the target's documented refusal is a crash, one that runs longer than
 /// the hang limit a hang, one that allocates more than its bound (64 bytes per input byte + 32 MiB) a memory
 /// failure; each is written to the out folder for a regression test. Prints one line per target; exit 1 on any.
+/// <para>Coverage-guided fuzzing with AFL++ uses the same targets (eng/afl-fuzz.sh): <c>edge-fuzz seeds TARGET DIR</c>
+/// writes a target's seeds as files, <c>edge-fuzz run TARGET FILE...</c> reruns saved inputs outside AFL, <c>edge-fuzz instrument DIR</c> adds SharpFuzz's edge-coverage probes to the Edge
+/// assemblies in a copy of this tool's folder, and <c>edge-fuzz afl TARGET</c>, run from that copy under afl-fuzz,
+/// executes each input AFL hands over; a crash, a refusal that is not one line or an input over the memory bound
+/// becomes an uncaught exception, which AFL records as a crash.</para>
 /// </summary>
 public static class Program
 {
@@ -22,6 +27,17 @@ public static class Program
 
     public static int Main(string[] args)
     {
+        switch (args)
+        {
+            case ["seeds", var name, var folder, ..]:
+                return Find(name) is { } seeded ? WriteSeeds(seeded, Option(args, "--corpus") ?? Path.Combine(AppContext.BaseDirectory, "corpus"), folder) : 2;
+            case ["instrument", var folder]:
+                return Instrument(folder);
+            case ["afl", var name]:
+                return Find(name) is { } fuzzed ? RunUnderAfl(fuzzed) : 2;
+            case ["run", var name, .. var files] when files.Length > 0:
+                return Find(name) is { } replayed ? Replay(replayed, files) : 2;
+        }
         string which = args.Length > 0 && !args[0].StartsWith('-') ? args[0] : "all";
         long execs = long.Parse(Option(args, "--execs") ?? "10000");
         double seconds = double.Parse(Option(args, "--seconds") ?? "0", System.Globalization.CultureInfo.InvariantCulture);
@@ -46,6 +62,100 @@ public static class Program
             Target.DeleteScratch();
         }
         return failures > 0 ? 1 : 0;
+    }
+
+    static Target? Find(string name)
+    {
+        var target = All.FirstOrDefault(t => t.Name == name);
+        if (target is null)
+            Console.Error.WriteLine($"edge-fuzz: error: unknown target {name}; choose one of {string.Join(", ", All.Select(t => t.Name))}.");
+        return target;
+    }
+
+    static int WriteSeeds(Target target, string corpus, string folder)
+    {
+        Directory.CreateDirectory(folder);
+        int n = 0;
+        try
+        {
+            foreach (var seed in target.Seeds(corpus))
+                File.WriteAllBytes(Path.Combine(folder, $"seed-{n++:D3}"), seed);
+        }
+        finally
+        {
+            Target.DeleteScratch();
+        }
+        Console.WriteLine($"edge-fuzz: {target.Name}: {n} seeds in {folder}");
+        return n > 0 ? 0 : 1;
+    }
+
+    /// <summary>The assemblies whose branches AFL should see: Edge's own and edge-pack, not the framework's or the tool's.</summary>
+    static int Instrument(string folder)
+    {
+        var assemblies = Directory.Exists(folder) ? [.. Directory.GetFiles(folder, "Edge.*.dll"), .. Directory.GetFiles(folder, "edge-pack.dll")] : Array.Empty<string>();
+        if (assemblies.Length == 0)
+        {
+            Console.Error.WriteLine($"edge-fuzz: error: no Edge.*.dll in {folder}; give a copy of edge-fuzz's build folder.");
+            return 2;
+        }
+        foreach (var dll in assemblies)
+        {
+            int types = SharpFuzz.Fuzzer.Instrument(dll, type => type.StartsWith("Edge.", StringComparison.Ordinal), SharpFuzz.Options.Value).Count();
+            Console.WriteLine($"edge-fuzz: instrumented {types} types of {Path.GetFileName(dll)}");
+        }
+        return 0;
+    }
+
+    /// <summary>Runs saved inputs (an AFL crash, say) as <see cref="RunUnderAfl"/> does, outside AFL, and says what happened.</summary>
+    static int Replay(Target target, string[] files)
+    {
+        int failures = 0;
+        try
+        {
+            foreach (var file in files)
+            {
+                byte[] input = File.ReadAllBytes(file);
+                target.Fixup(input, new Random(input.Length));
+                string outcome = Execute(target, input, out var crash, out long allocated);
+                bool overBound = allocated > AllocationAllowance + AllocationPerInputByte * input.Length;
+                Console.WriteLine($"{file}: {outcome}; {allocated >> 10} KiB allocated{(overBound ? ", over the memory bound" : "")}");
+                if (crash is not null)
+                    Console.WriteLine(crash);
+                if (crash is not null || overBound)
+                    failures++;
+            }
+        }
+        finally
+        {
+            Target.DeleteScratch();
+        }
+        return failures > 0 ? 1 : 0;
+    }
+
+    /// <summary>One input per AFL execution; anything but a target's one-line refusal escapes as a crash.</summary>
+    static int RunUnderAfl(Target target)
+    {
+        try
+        {
+            SharpFuzz.Fuzzer.Run(stream =>
+            {
+                using var buffer = new MemoryStream();
+                stream.CopyTo(buffer);
+                byte[] input = buffer.ToArray();
+                // Seeded by the input, so an input AFL saves runs again exactly as it ran.
+                target.Fixup(input, new Random(input.Length));
+                string outcome = Execute(target, input, out var crash, out long allocated);
+                if (crash is not null)
+                    throw new InvalidOperationException($"{target.Name}: {outcome}", crash);
+                if (allocated > AllocationAllowance + AllocationPerInputByte * input.Length)
+                    throw new InvalidOperationException($"{target.Name}: an input of {input.Length} bytes allocated {allocated} bytes.");
+            });
+        }
+        finally
+        {
+            Target.DeleteScratch();
+        }
+        return 0;
     }
 
     static string? Option(string[] args, string name)

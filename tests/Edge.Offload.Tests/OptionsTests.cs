@@ -31,6 +31,9 @@ public sealed class OptionsTests : IDisposable
         Assert.Equal((true, 12_000_000, 0.0), Fields(OffloadTarget.Parse("emu")));
         Assert.Equal((true, 25_000_000, 0.01), Fields(OffloadTarget.Parse("emu@25MHz:faults=0.01,seed=7")));
         Assert.Equal(7, OffloadTarget.Parse("emu:faults=0.01,seed=7").FaultSeed);
+        var spaced = OffloadTarget.Parse("emu:faults=0.02,seed=3,gap=60");
+        Assert.Equal(60, spaced.FaultGap);
+        Assert.True(((TernaryDeviceEmulator)spaced.Open()).Faults!.EveryFaultDetectable);
         static (bool, int, double) Fields(OffloadTarget t) => (t.IsEmulator, t.ClockHz, t.FaultRate);
     }
 
@@ -42,6 +45,7 @@ public sealed class OptionsTests : IDisposable
     [InlineData("usb:0")]
     [InlineData("emu:faults=2")]
     [InlineData("emu:speed=1")]
+    [InlineData("emu:faults=0.1,gap=-1")]
     public void RejectsBadTargetsWithUsage(string text)
     {
         var e = Assert.Throws<ArgumentException>(() => OffloadTarget.Parse(text));

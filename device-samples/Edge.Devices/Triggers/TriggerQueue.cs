@@ -29,7 +29,7 @@ public sealed class TriggerQueue
     readonly Lock _lock = new();
     readonly TimeProvider _time;
     readonly TimeSpan _debounce;
-    long _dropped, _debounced;
+    long _dropped, _debounced, _accepted;
 
     public TriggerQueue(QueueSettings settings, TimeProvider time)
     {
@@ -48,6 +48,10 @@ public sealed class TriggerQueue
     public event Action<Trigger>? Dropped;
 
     public long DroppedCount => Interlocked.Read(ref _dropped);
+    public long AcceptedCount => Interlocked.Read(ref _accepted);
+
+    /// <summary>Local triggers waiting now; never more than <see cref="QueueSettings.Capacity"/>.</summary>
+    public int LocalWaitingCount => _local.Reader.Count;
     public long DebouncedCount => Interlocked.Read(ref _debounced);
 
     /// <summary>Offers a local trigger; never blocks (it is called from GPIO interrupt callbacks).</summary>
@@ -62,6 +66,7 @@ public sealed class TriggerQueue
                 return OfferResult.Debounced;
             }
             _lastAccepted[trigger.Source] = now;
+            Interlocked.Increment(ref _accepted);
             // Inside the lock so two sources cannot interleave their debounce check and write.
             _local.Writer.TryWrite(trigger);
             return OfferResult.Accepted;

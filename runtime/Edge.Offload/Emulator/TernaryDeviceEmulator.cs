@@ -40,6 +40,7 @@ public sealed class TernaryDeviceEmulator : SpiDevice
     uint _commitCrc;
     byte _commitTag;
     bool _stallNextWork;
+    bool _unplugged;
 
     // Results of the last completed RUN.
     int _yRows;
@@ -113,7 +114,18 @@ public sealed class TernaryDeviceEmulator : SpiDevice
             return;
         Frames++;
         Bytes += length;
-        var fault = Faults?.Next(Frames) ?? InjectedFault.None;
+        if (_unplugged)
+        {
+            readBuffer.Fill(0xFF);
+            return;
+        }
+        var fault = Faults?.Next(Frames, command: writeBuffer[0] != (byte)Opcode.Nop) ?? InjectedFault.None;
+        if (fault == InjectedFault.StopAnswering)
+        {
+            _unplugged = true;
+            readBuffer.Fill(0xFF);
+            return;
+        }
         if (fault == InjectedFault.Reset)
             PowerOnReset();
         if (fault == InjectedFault.Stall)
@@ -123,7 +135,9 @@ public sealed class TernaryDeviceEmulator : SpiDevice
         long end = start + ClocksFor(length);
         byte[] mosi = writeBuffer.ToArray();
         if (fault == InjectedFault.FlipMosiBit)
-            FlipBit(mosi);
+            FlipBit(mosi, Faults!.EveryFaultDetectable ? CheckedMosiBytes(mosi) : mosi.Length);
+        // What the device clocked in before chip select rose; MISO is not driven after that.
+        int received = fault == InjectedFault.TruncateFrame ? 1 + Faults!.NextBit(length - 1) : length;
 
         Advance(start);
         readBuffer.Clear();
@@ -137,12 +151,13 @@ public sealed class TernaryDeviceEmulator : SpiDevice
         else
         {
             _framesSinceReset++;
-            Execute(mosi, readBuffer, start);
+            Execute(received == length ? mosi : mosi[..received], readBuffer, start);
         }
         Clock = end;
         Advance(end);
+        readBuffer[received..].Fill(0xFF);
         if (fault == InjectedFault.FlipMisoBit)
-            FlipBit(readBuffer);
+            FlipMisoBit(mosi, readBuffer);
     }
 
     public override void Read(Span<byte> buffer) => TransferFullDuplex(new byte[buffer.Length], buffer);
@@ -160,10 +175,40 @@ public sealed class TernaryDeviceEmulator : SpiDevice
 
     long ClocksFor(long bytes) => (bytes * 8 * _info.FabricClockKHz * 1000 + _settings.ClockFrequency - 1) / _settings.ClockFrequency;
 
-    void FlipBit(Span<byte> frame)
+    void FlipBit(Span<byte> frame, int bytes)
     {
-        int bit = Faults!.NextBit(frame.Length * 8);
+        int bit = Faults!.NextBit(bytes * 8);
         frame[bit / 8] ^= (byte)(1 << (bit % 8));
+    }
+
+    /// <summary>The bytes of a host frame that the device checks: the header, and a payload with its CRC.</summary>
+    static int CheckedMosiBytes(ReadOnlySpan<byte> mosi)
+    {
+        var op = (Opcode)mosi[0];
+        if (Tmv.ArgumentBytes(op) < 0)
+            return mosi.Length;
+        int header = Tmv.HeaderBytes(op), checkedBytes = header;
+        if (op is Opcode.LoadWeights or Opcode.LoadX && mosi.Length >= header)
+            checkedBytes += BinaryPrimitives.ReadUInt16LittleEndian(mosi[(header - Tmv.CrcBytes - 2)..]) + Tmv.CrcBytes;
+        return Math.Min(checkedBytes, mosi.Length);
+    }
+
+    /// <summary>
+    /// A MISO bit flip; for <see cref="EmulatorFaults.EveryFaultDetectable"/> one in the response (CRC-covered) or,
+    /// for a frame without one, in the status marker.
+    /// </summary>
+    void FlipMisoBit(ReadOnlySpan<byte> mosi, Span<byte> miso)
+    {
+        if (!Faults!.EveryFaultDetectable)
+        {
+            FlipBit(miso, miso.Length);
+            return;
+        }
+        var op = (Opcode)mosi[0];
+        if (HasResponse(op) && miso.Length > Tmv.ResponseOffset(op))
+            FlipBit(miso[Tmv.ResponseOffset(op)..], miso.Length - Tmv.ResponseOffset(op));
+        else
+            miso[0] ^= (byte)(0x20 << Faults.NextBit(3));
     }
 
     byte StatusByte()

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Soak smoke run, called by .ci/run: the short versions of docs/RELIABILITY.md's soaks with edge-soak
+# (tests/Edge.Soak) on the bundled model. Checks: 30,000 tokens through the library with flat anonymous RSS after
+# 10,000; the same check on a run that leaks 256 bytes per token on purpose must fail (the check can fail); the
+# sensor daemon under a 10 Hz burst for 15 simulated minutes with the queue bounded and flat RSS. About 1 minute.
+# Usage: eng/ci-soak.sh RESULTS_DIR   Writes RESULTS_DIR/soak-checks.counts ("PASSED FAILED").
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+results=$(realpath -m "${1:?usage: eng/ci-soak.sh RESULTS_DIR}")
+mkdir -p "$results"
+passed=0 failed=0
+counts() { echo "$passed $failed" > "$results/soak-checks.counts"; }
+counts
+
+if ! dotnet build tests/Edge.Soak/Edge.Soak.csproj -c Release -v quiet -nologo > "$results/soak-build.log" 2>&1; then
+  failed=1; counts; echo "FAIL  build edge-soak (see $results/soak-build.log)"; exit 1
+fi
+soak="dotnet tests/Edge.Soak/bin/Release/net10.0/edge-soak.dll"
+
+# check NAME EXPECTED_EXIT COMMAND...: one check, passed when the command exits with EXPECTED_EXIT.
+check() {
+  local name=$1 expected=$2; shift 2
+  timeout 600 "$@" > "$results/soak-$name.log" 2>&1
+  local rc=$?
+  if [ "$rc" -eq "$expected" ]; then
+    passed=$((passed + 1)); echo "PASS  $name: $(tail -n1 "$results/soak-$name.log")"
+  else
+    failed=$((failed + 1)); echo "FAIL  $name: exit $rc, expected $expected (see $results/soak-$name.log)"
+  fi
+  counts
+}
+check library 0 $soak library --tokens 30000 --warmup 10000
+check library-leak-is-caught 1 $soak library --tokens 15000 --warmup 5000 --leak-per-token 256
+check daemon 0 $soak daemon --minutes 15 --warmup-minutes 5
+[ "$failed" -eq 0 ]
