@@ -99,19 +99,24 @@ module tmv_core #(
     reg        payload_complete = 1'b0, payload_good = 1'b0;
     reg [16:0] write_address = 17'd0;
 
-    function [3:0] header_length;
+    // Header bytes after the opcode; 0 for NOP and unknown opcodes.
+    function [3:0] header_rest;
         input [7:0] o;
         case (o)
-            OP_INFO, OP_GET_ERR, OP_CLEAR_ERR: header_length = 4'd4;
-            OP_DEFINE: header_length = 4'd13;
-            OP_LOAD_W: header_length = 4'd11;
-            OP_COMMIT: header_length = 4'd9;
-            OP_LOAD_X: header_length = 4'd7;
-            OP_RUN, OP_READ_Y: header_length = 4'd8;
-            OP_SOFT_RESET: header_length = 4'd6;
-            default: header_length = 4'd0;
+            OP_INFO, OP_GET_ERR, OP_CLEAR_ERR: header_rest = 4'd3;
+            OP_DEFINE: header_rest = 4'd12;
+            OP_LOAD_W: header_rest = 4'd10;
+            OP_COMMIT: header_rest = 4'd8;
+            OP_LOAD_X: header_rest = 4'd6;
+            OP_RUN, OP_READ_Y: header_rest = 4'd7;
+            OP_SOFT_RESET: header_rest = 4'd5;
+            default: header_rest = 4'd0;
         endcase
     endfunction
+    // The opcode is decoded from its register in the clock after it arrived (a byte time before the next byte);
+    // only a frame that ends right there needs op_known, the same decoding as a wire.
+    reg  op_new = 1'b0;
+    wire op_known = header_rest(op) != 4'd0;
 
     // ---- the addressed slot (argument 0 of DEFINE_SLOT, LOAD_W, COMMIT_W, RUN)
     wire [3:0]  slot = a0[3:0];
@@ -447,7 +452,8 @@ module tmv_core #(
         end
     endtask
 
-    wire work_ends = work_left <= 18'd1;  // work finishing now or before: takes effect at a frame's end or READ_Y
+    // work_left == 0 and work_left <= 1, kept as registers beside it: no comparator on the decisions' paths.
+    reg work_over = 1'b1, work_ends = 1'b1;
     wire [7:0] frame_tag = count > 4'd1 ? tag : 8'd0;
 
     always @(posedge clk) begin
@@ -490,6 +496,17 @@ module tmv_core #(
         if (load_status)
             tx_next <= last_tag;  // S1
 
+        if (op_new) begin
+            op_new <= 1'b0;
+            header_left <= header_rest(op);
+            known <= header_rest(op) != 4'd0;
+            responds <= op == OP_INFO || op == OP_GET_ERR || op == OP_READ_Y;
+            carries <= op == OP_LOAD_W || op == OP_LOAD_X;
+            is_define <= op == OP_DEFINE; is_load_w <= op == OP_LOAD_W; is_commit <= op == OP_COMMIT;
+            is_load_x <= op == OP_LOAD_X; is_run <= op == OP_RUN; is_info <= op == OP_INFO;
+            is_get_err <= op == OP_GET_ERR; is_clear <= op == OP_CLEAR_ERR; is_reset <= op == OP_SOFT_RESET;
+        end
+
         // A byte arrived.
         if (byte_valid) begin
             if (count != 4'hF)
@@ -498,13 +515,7 @@ module tmv_core #(
                 tag <= rx_byte;
             if (count == 4'd0) begin
                 op <= rx_byte;
-                header_left <= header_length(rx_byte) - 4'd1;
-                known <= header_length(rx_byte) != 4'd0;
-                responds <= rx_byte == OP_INFO || rx_byte == OP_GET_ERR || rx_byte == OP_READ_Y;
-                carries <= rx_byte == OP_LOAD_W || rx_byte == OP_LOAD_X;
-                is_define <= rx_byte == OP_DEFINE; is_load_w <= rx_byte == OP_LOAD_W; is_commit <= rx_byte == OP_COMMIT;
-                is_load_x <= rx_byte == OP_LOAD_X; is_run <= rx_byte == OP_RUN; is_info <= rx_byte == OP_INFO;
-                is_get_err <= rx_byte == OP_GET_ERR; is_clear <= rx_byte == OP_CLEAR_ERR; is_reset <= rx_byte == OP_SOFT_RESET;
+                op_new <= 1'b1;
                 header_crc <= crc16_byte(16'hFFFF, rx_byte);
                 frames <= frames + 32'd1;
             end else if (known && header_left != 4'd0) begin
@@ -581,7 +592,7 @@ module tmv_core #(
             outcome_error <= E_NONE;
             outcome_tag <= tag;
             if (count != 4'd0) begin
-                if (!known) begin
+                if (!op_known) begin
                     if (op != OP_NOP)
                         outcome_error <= E_UNKNOWN_OPCODE;
                     outcome_tag <= frame_tag;
@@ -657,7 +668,7 @@ module tmv_core #(
                 x_tag0 <= 8'd0; x_tag1 <= 8'd0; x_blocks0 <= 4'd0; x_blocks1 <= 4'd0;
                 frames <= 32'd0;
                 engine_abort <= 1'b1;
-            end else if (!start_run && !start_commit && t_work != W_NONE && work_left == 18'd0) begin
+            end else if (!start_run && !start_commit && t_work != W_NONE && work_over) begin
                 // work_left was at most 1 when the frame ended, one clock ago
                 finish_work;
             end
@@ -696,7 +707,7 @@ module tmv_core #(
             body_first <= 1'b1;
             bytes_after <= 2'd0;
             response_crc <= 16'hFFFF;
-        end else if (!in_frame && t_work != W_NONE && work_left == 18'd0) begin
+        end else if (!in_frame && t_work != W_NONE && work_over) begin
             // Between frames, finished work takes effect at once (also in the clock that latches the status).
             finish_work;
         end
@@ -704,21 +715,29 @@ module tmv_core #(
         // Work counts fabric clocks from the end of the accepting frame (run_clocks and commit_clocks are one
         // less: they are loaded one clock after it).
         if (start_run) begin
-            work_left <= run_clocks;
+            work_left <= run_clocks;  // at least OVERHEAD - 1
+            work_over <= 1'b0;
+            work_ends <= 1'b0;
             engine_first <= {sel_base, 3'b000};
             engine_rows <= sel_rows;
             engine_blocks <= sel_blocks;
             engine_start <= 1'b1;
         end else if (start_commit) begin
             work_left <= commit_clocks;
+            work_over <= 1'b0;
+            work_ends <= 1'b0;
             engine_first <= {sel_base, 3'b000};
             engine_rows <= sel_rows;
             engine_units <= sel_units;
             crc_start <= 1'b1;
         end else if (soft_reset) begin
             work_left <= 18'd0;
-        end else if (work_left != 18'd0) begin
+            work_over <= 1'b1;
+            work_ends <= 1'b1;
+        end else if (!work_over) begin
             work_left <= work_left - 18'd1;
+            work_over <= work_ends;
+            work_ends <= work_left == 18'd2 || work_ends;
         end
 
         // Prepare the MISO byte after the one on the wire (two clocks after a byte, once any decision is made).

@@ -32,9 +32,13 @@ module tmv_engine (
     reg [5:0]  column_word = 6'd0;
     reg [10:0] row = 11'd0;
     reg [11:0] rows_left = 12'd0;
-    reg [3:0]  blocks_r = 4'd1;
     reg        buffer_r = 1'b0;
-    wire       row_last = {1'b0, column_word} == {blocks_r, 3'b000} - 7'd1;  // 8 words per block
+    // A row is blocks * 8 >= 8 words; row_last is registered (the word before the last is compared with a
+    // precomputed index), so no subtractor or comparator sits in front of the issue counters.
+    reg [6:0]  before_last = 7'd6;
+    reg        row_last = 1'b0;
+    reg        rows_end = 1'b0;  // rows_left == 1
+    wire [6:0] row_words = {blocks, 3'b000};  // 8 .. 64
 
     assign weight_word = word;
     assign x_buffer = buffer_r;
@@ -49,18 +53,23 @@ module tmv_engine (
             column_word <= 6'd0;
             row <= 11'd0;
             rows_left <= rows;
-            blocks_r <= blocks;
+            rows_end <= rows == 12'd1;
+            before_last <= row_words - 7'd2;
+            row_last <= 1'b0;
             buffer_r <= buffer;
         end else if (active) begin
             word <= word + 14'd1;
             if (row_last) begin
                 column_word <= 6'd0;
+                row_last <= 1'b0;
                 row <= row + 11'd1;
                 rows_left <= rows_left - 12'd1;
-                if (rows_left == 12'd1)
+                rows_end <= rows_left == 12'd2;
+                if (rows_end)
                     active <= 1'b0;
             end else begin
                 column_word <= column_word + 6'd1;
+                row_last <= {1'b0, column_word} == before_last;
             end
         end
     end
