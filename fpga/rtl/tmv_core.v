@@ -10,8 +10,8 @@
 
 module tmv_core #(
     parameter [31:0] BUILD_ID = 32'h314C5452,  // "RTL1", little-endian in INFO
-    parameter [31:0] FABRIC_KHZ = 32'd48000,   // what INFO reports: the clock this core is given
-    parameter [31:0] SCLK_KHZ = 32'd12000      // and the fastest SCLK for it (f_clk / 4)
+    parameter [31:0] FABRIC_KHZ = 32'd24000,   // what INFO reports: the UP5K build's clock (tmv_up5k_top.v)
+    parameter [31:0] SCLK_KHZ = 32'd6000       // and the fastest SCLK for it (f_clk / 4)
 ) (
     input  wire clk,
     input  wire sclk,

@@ -10,7 +10,7 @@ namespace Edge.Offload;
 /// <c>spi:0.0@12MHz</c>) or <c>emu</c> (the in-process emulator of a UP5K build), optionally
 /// <c>emu@25MHz:faults=0.01,seed=7</c> to emulate that SCLK and inject random link faults, or <c>rtl:PATH[@FREQ]</c>
 /// (the gateware itself, simulated: PATH is the library fpga/cosim/build.sh builds; plain <c>rtl</c> takes it from
-/// $EDGE_TMV_RTL).
+/// $EDGE_TMV_RTL; FREQ defaults to the gateware's rated SCLK).
 /// </summary>
 public sealed record OffloadTarget
 {
@@ -41,7 +41,7 @@ public sealed record OffloadTarget
             || t.StartsWith("rtl:", StringComparison.OrdinalIgnoreCase))
         {
             string rest = t[3..];
-            int clock = DefaultClockHz;
+            int clock = Simulation.RtlSimDevice.MaxSclkHz;  // the gateware's rated SCLK, as on the board
             int at = rest.LastIndexOf('@');
             if (at >= 0)
             {
