@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # FPGA gateware checks (fpga/): lint, the Verilator co-simulation against the C# emulator (every conformance test
 # in lockstep, random frames, offloaded logits), `edge generate --offload rtl:...` against the CPU, and synthesis +
-# place-and-route for the UP5K, which fails when the design no longer fits or misses 48 MHz.
+# place-and-route for the UP5K, which fails when the design no longer fits or misses its 24 MHz clock.
 #   eng/ci-fpga.sh [results-dir]    writes <results-dir>/fpga-rtl.trx and <results-dir>/fpga-checks.counts
 # About 4-6 minutes on 2 cores, most of it nextpnr.
 set -uo pipefail
