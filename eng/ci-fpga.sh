@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # FPGA gateware checks (fpga/): lint, the Verilator co-simulation against the C# emulator (every conformance test
 # in lockstep, random frames, offloaded logits), `edge generate --offload rtl:...` against the CPU, and synthesis +
-# place-and-route for the UP5K, which fails when the design no longer fits or misses 48 MHz.
+# place-and-route for the UP5K, which fails when the design no longer fits or misses its 24 MHz clock.
 #   eng/ci-fpga.sh [results-dir]    writes <results-dir>/fpga-rtl.trx and <results-dir>/fpga-checks.counts
 # About 4-6 minutes on 2 cores, most of it nextpnr.
 set -uo pipefail
@@ -23,6 +23,15 @@ check lint verilator --lint-only -Wall -Wno-BLKSEQ -Ifpga/rtl --top-module tmv_c
   fpga/rtl/tmv_core.v fpga/rtl/tmv_spi_slave.v fpga/rtl/tmv_weight_ram.v fpga/rtl/tmv_x_ram.v fpga/rtl/tmv_y_ram.v fpga/rtl/tmv_engine.v
 check iverilog-parse iverilog -g2005 -Ifpga/rtl -o /dev/null -s tmv_core \
   fpga/rtl/tmv_core.v fpga/rtl/tmv_spi_slave.v fpga/rtl/tmv_weight_ram.v fpga/rtl/tmv_x_ram.v fpga/rtl/tmv_y_ram.v fpga/rtl/tmv_engine.v
+# The directed iverilog bench: SPI framing, status bytes, INFO, a header CRC error through GET_ERR, CLEAR_ERR.
+bench() {
+  iverilog -g2005 -Ifpga/rtl -o "$results/fpga-tb.vvp" fpga/tb/tmv_core_tb.v fpga/rtl/tmv_core.v fpga/rtl/tmv_spi_slave.v \
+    fpga/rtl/tmv_weight_ram.v fpga/rtl/tmv_x_ram.v fpga/rtl/tmv_y_ram.v fpga/rtl/tmv_engine.v || return 1
+  vvp -n "$results/fpga-tb.vvp" >"$results/fpga-tb.out" || return 1
+  cat "$results/fpga-tb.out"
+  grep -q '^PASS tmv_core_tb' "$results/fpga-tb.out"
+}
+check iverilog-bench bench
 lib="$PWD/fpga/build/cosim/libtmv_rtl.so"
 check cosim-build fpga/cosim/build.sh "$lib"
 

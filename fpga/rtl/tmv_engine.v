@@ -6,7 +6,7 @@
 //
 // Per lane the code selects +x, "not x" (= -x - 1) or 0; the -1s are put back once per word by adding the number of
 // negative codes. That makes each lane a row of LUTs with no adder of its own, and leaves one 32-input adder tree,
-// pipelined in two stages, and one accumulator. Codes: 00 = -1, 01 = 0, 10 = +1, 11 = reserved (reads as 0).
+// pipelined in three stages, and one accumulator. Codes: 00 = -1, 01 = 0, 10 = +1, 11 = reserved (reads as 0).
 `default_nettype none
 
 module tmv_engine (
@@ -32,9 +32,13 @@ module tmv_engine (
     reg [5:0]  column_word = 6'd0;
     reg [10:0] row = 11'd0;
     reg [11:0] rows_left = 12'd0;
-    reg [3:0]  blocks_r = 4'd1;
     reg        buffer_r = 1'b0;
-    wire       row_last = {1'b0, column_word} == {blocks_r, 3'b000} - 7'd1;  // 8 words per block
+    // A row is blocks * 8 >= 8 words; row_last is registered (the word before the last is compared with a
+    // precomputed index), so no subtractor or comparator sits in front of the issue counters.
+    reg [6:0]  before_last = 7'd6;
+    reg        row_last = 1'b0;
+    reg        rows_end = 1'b0;  // rows_left == 1
+    wire [6:0] row_words = {blocks, 3'b000};  // 8 .. 64
 
     assign weight_word = word;
     assign x_buffer = buffer_r;
@@ -49,18 +53,23 @@ module tmv_engine (
             column_word <= 6'd0;
             row <= 11'd0;
             rows_left <= rows;
-            blocks_r <= blocks;
+            rows_end <= rows == 12'd1;
+            before_last <= row_words - 7'd2;
+            row_last <= 1'b0;
             buffer_r <= buffer;
         end else if (active) begin
             word <= word + 14'd1;
             if (row_last) begin
                 column_word <= 6'd0;
+                row_last <= 1'b0;
                 row <= row + 11'd1;
                 rows_left <= rows_left - 12'd1;
-                if (rows_left == 12'd1)
+                rows_end <= rows_left == 12'd2;
+                if (rows_end)
                     active <= 1'b0;
             end else begin
                 column_word <= column_word + 6'd1;
+                row_last <= {1'b0, column_word} == before_last;
             end
         end
     end
@@ -75,65 +84,101 @@ module tmv_engine (
         row1 <= row;
     end
 
-    // Stage 2: select per lane, count the negative codes.
+    // Stage 2: select per lane; note the negative codes.
     reg [9*32-1:0] terms = 0;
-    reg [5:0]      negatives = 6'd0;
+    reg [31:0]     negative = 32'd0;
     reg            v2 = 1'b0, first2 = 1'b0, last2 = 1'b0;
     reg [10:0]     row2 = 11'd0;
     integer l;
     reg [1:0] code;
     reg [8:0] x9;
-    reg [5:0] count;
     always @(posedge clk) begin
-        count = 6'd0;
         for (l = 0; l < 32; l = l + 1) begin
             // Lane 8q+i: byte i of the word, bits 2q+1..2q.
             code = weight_data[8 * (l % 8) + 2 * (l / 8) +: 2];
             x9 = {x_data[8 * l + 7], x_data[8 * l +: 8]};
             terms[9 * l +: 9] <= code == 2'b10 ? x9 : code == 2'b00 ? ~x9 : 9'd0;
-            count = count + (code == 2'b00 ? 6'd1 : 6'd0);
+            negative[l] <= code == 2'b00;
         end
-        negatives <= count;
         v2 <= v1 && !abort;
         first2 <= first1;
         last2 <= last1;
         row2 <= row1;
     end
 
-    // Stage 3: 32 -> 4 partial sums.
-    reg [12*4-1:0] quarter = 0;
-    reg [5:0]      negatives3 = 6'd0;
+    // One LUT per output bit (an adder chain would be four levels deep).
+    function [2:0] popcount4;
+        input [3:0] b;
+        reg low, high, carry;
+        begin
+            low = b[0] ^ b[1];
+            high = b[2] ^ b[3];
+            carry = low & high;
+            popcount4 = {(b[0] & b[1] & b[2] & b[3]) | (((b[0] & b[1]) ^ (b[2] & b[3])) & carry),
+                         (b[0] & b[1]) ^ (b[2] & b[3]) ^ carry, low ^ high};
+        end
+    endfunction
+
+    // Stages 3 to 5: a balanced adder tree, two levels of adders per clock (48 MHz on the UP5K): 32 terms -> 8 -> 2
+    // -> the word's sum; the negative codes are counted alongside (32 -> 4 -> 1).
+    reg [11*8-1:0] eighth = 0;
+    reg [3:0]      negatives3 [0:3];
     reg            v3 = 1'b0, first3 = 1'b0, last3 = 1'b0;
     reg [10:0]     row3 = 11'd0;
-    integer q, j;
-    reg [11:0] s;
+    integer q;
     always @(posedge clk) begin
-        for (q = 0; q < 4; q = q + 1) begin
-            s = 12'd0;
-            for (j = 0; j < 8; j = j + 1)
-                s = s + {{3{terms[9 * (8 * q + j) + 8]}}, terms[9 * (8 * q + j) +: 9]};
-            quarter[12 * q +: 12] <= s;
-        end
-        negatives3 <= negatives;
+        for (q = 0; q < 8; q = q + 1)
+            eighth[11 * q +: 11] <= ({{2{terms[9 * (4 * q) + 8]}}, terms[9 * (4 * q) +: 9]}
+                                   + {{2{terms[9 * (4 * q + 1) + 8]}}, terms[9 * (4 * q + 1) +: 9]})
+                                  + ({{2{terms[9 * (4 * q + 2) + 8]}}, terms[9 * (4 * q + 2) +: 9]}
+                                   + {{2{terms[9 * (4 * q + 3) + 8]}}, terms[9 * (4 * q + 3) +: 9]});
+        for (q = 0; q < 4; q = q + 1)
+            negatives3[q] <= {1'b0, popcount4(negative[8 * q +: 4])} + {1'b0, popcount4(negative[8 * q + 4 +: 4])};
         v3 <= v2 && !abort;
         first3 <= first2;
         last3 <= last2;
         row3 <= row2;
     end
 
-    // Stage 4: the word's sum, then into the row's accumulator; the row's result leaves on its last word.
+    reg [13*2-1:0] half = 0;
+    reg [5:0]      negatives4 = 6'd0;
+    reg            v4 = 1'b0, first4 = 1'b0, last4 = 1'b0;
+    reg [10:0]     row4 = 11'd0;
+    integer h;
+    always @(posedge clk) begin
+        for (h = 0; h < 2; h = h + 1)
+            half[13 * h +: 13] <= ({{2{eighth[11 * (4 * h) + 10]}}, eighth[11 * (4 * h) +: 11]}
+                                 + {{2{eighth[11 * (4 * h + 1) + 10]}}, eighth[11 * (4 * h + 1) +: 11]})
+                                + ({{2{eighth[11 * (4 * h + 2) + 10]}}, eighth[11 * (4 * h + 2) +: 11]}
+                                 + {{2{eighth[11 * (4 * h + 3) + 10]}}, eighth[11 * (4 * h + 3) +: 11]});
+        negatives4 <= ({2'd0, negatives3[0]} + {2'd0, negatives3[1]}) + ({2'd0, negatives3[2]} + {2'd0, negatives3[3]});
+        v4 <= v3 && !abort;
+        first4 <= first3;
+        last4 <= last3;
+        row4 <= row3;
+    end
+
+    reg [19:0] word_sum = 20'd0;
+    reg        v5 = 1'b0, first5 = 1'b0, last5 = 1'b0;
+    reg [10:0] row5 = 11'd0;
+    always @(posedge clk) begin
+        word_sum <= ({{7{half[12]}}, half[12:0]} + {{7{half[25]}}, half[25:13]}) + {14'd0, negatives4};
+        v5 <= v4 && !abort;
+        first5 <= first4;
+        last5 <= last4;
+        row5 <= row4;
+    end
+
+    // Stage 6: into the row's accumulator; the row's result leaves on its last word.
     reg [19:0] accumulator = 20'd0;
-    wire [19:0] word_sum = {{8{quarter[11]}}, quarter[11:0]} + {{8{quarter[23]}}, quarter[23:12]}
-                         + {{8{quarter[35]}}, quarter[35:24]} + {{8{quarter[47]}}, quarter[47:36]}
-                         + {14'd0, negatives3};
-    wire [19:0] row_sum = (first3 ? 20'd0 : accumulator) + word_sum;
+    wire [19:0] row_sum = (first5 ? 20'd0 : accumulator) + word_sum;
     always @(posedge clk) begin
         y_write <= 1'b0;
-        if (v3 && !abort) begin
+        if (v5 && !abort) begin
             accumulator <= row_sum;
-            if (last3) begin
+            if (last5) begin
                 y_write <= 1'b1;
-                y_row <= row3;
+                y_row <= row5;
                 y_value <= row_sum;
             end
         end

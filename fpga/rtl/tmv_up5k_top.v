@@ -1,7 +1,8 @@
 // UP5K top level (UPduino v3.x): the internal oscillator clocks everything; four SPI pins to the host, and BUSY / ERR
 // outputs a host may watch on GPIOs (the protocol does not need them: every frame carries the status).
-// The clock is the 48 MHz HFOSC divided by 4: the frame logic's end-of-frame decision closes timing at 12 MHz today
-// (fpga/README.md, "Timing"); INFO reports 12 MHz and an SCLK of at most 3 MHz, and the host paces itself by INFO.
+// The clock is the 48 MHz HFOSC divided by 2 (fpga/README.md, "Resources and timing": nextpnr's Fmax is about 41 MHz,
+// so 48 MHz is missed and 24 MHz is the fastest HFOSC clock that closes). INFO reports 24 MHz and an SCLK of at most
+// 6 MHz (f_clk / 4): tmv_core's defaults, which the co-simulation uses too; the host paces itself by INFO.
 `default_nettype none
 
 module tmv_up5k_top (
@@ -13,9 +14,9 @@ module tmv_up5k_top (
     output wire error
 );
     wire clk;
-    SB_HFOSC #(.CLKHF_DIV("0b10")) oscillator (.CLKHFPU(1'b1), .CLKHFEN(1'b1), .CLKHF(clk));
+    SB_HFOSC #(.CLKHF_DIV("0b01")) oscillator (.CLKHFPU(1'b1), .CLKHFEN(1'b1), .CLKHF(clk));
 
-    tmv_core #(.FABRIC_KHZ(32'd12000), .SCLK_KHZ(32'd3000)) core (
+    tmv_core core (
         .clk(clk), .sclk(spi_sclk), .cs_n(spi_cs_n), .mosi(spi_mosi), .miso(spi_miso),
         .busy_led(busy), .error_led(error)
     );

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Synthesis, place-and-route and bitstream for the UPduino v3.x (iCE40UP5K-SG48), and a resource/timing report.
 #   fpga/syn/build.sh [outdir]     (default fpga/build/up5k)
-# Fails when the design no longer fits or misses its clock (MHZ, default 12: HFOSC / 4, see tmv_up5k_top.v). Needs yosys, nextpnr-ice40, fpga-icestorm.
+# Fails when the design no longer fits or misses its clock (MHZ, default 24: HFOSC / 2, see tmv_up5k_top.v).
+# Deterministic: one placement seed (--seed 1). Needs yosys, nextpnr-ice40, fpga-icestorm.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 fpga="$(dirname "$here")"
 out="${1:-$fpga/build/up5k}"
-mhz="${MHZ:-12}"
+mhz="${MHZ:-24}"
 mkdir -p "$out"
 rtl=("$fpga"/rtl/tmv_*.v)
 yosys -q -l "$out/yosys.log" -p "read_verilog -I$fpga/rtl ${rtl[*]}; synth_ice40 -top tmv_up5k_top -json $out/tmv.json"

@@ -11,7 +11,7 @@ namespace Edge.Offload;
 /// <c>emu@25MHz:faults=0.01,seed=7</c> to emulate that SCLK and inject random link faults (add <c>gap=200</c> for
 /// faults at least that many frames apart, each one the host must detect: see <see cref="EmulatorFaults"/>), or <c>rtl:PATH[@FREQ]</c>
 /// (the gateware itself, simulated: PATH is the library fpga/cosim/build.sh builds; plain <c>rtl</c> takes it from
-/// $EDGE_TMV_RTL).
+/// $EDGE_TMV_RTL; FREQ defaults to the gateware's rated SCLK).
 /// </summary>
 public sealed record OffloadTarget
 {
@@ -45,7 +45,7 @@ public sealed record OffloadTarget
             || t.StartsWith("rtl:", StringComparison.OrdinalIgnoreCase))
         {
             string rest = t[3..];
-            int clock = DefaultClockHz;
+            int clock = Simulation.RtlSimDevice.MaxSclkHz;  // the gateware's rated SCLK, as on the board
             int at = rest.LastIndexOf('@');
             if (at >= 0)
             {

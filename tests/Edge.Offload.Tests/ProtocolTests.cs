@@ -154,7 +154,9 @@ public class ProtocolTests
     {
         var info = new TmvClient(Bus).Info();
         Assert.Equal(_device.Info, info);
-        Assert.Equal(DeviceInfo.Up5k, info with { BuildId = DeviceInfo.Up5k.BuildId });
+        // The UP5K's limits; the clock is the build's (the gateware's bitstream runs HFOSC / 2), SCLK at most f_clk / 4.
+        Assert.Equal(DeviceInfo.Up5k, info with { BuildId = DeviceInfo.Up5k.BuildId, FabricClockKHz = DeviceInfo.Up5k.FabricClockKHz, MaxSclkKHz = DeviceInfo.Up5k.MaxSclkKHz });
+        Assert.Equal(info.FabricClockKHz, 4 * info.MaxSclkKHz);
         var miso = Send(Frame(Opcode.Info, 3, [], responseBody: Tmv.InfoBodyBytes));
         var response = miso.AsSpan(Tmv.ResponseOffset(Opcode.Info));
         Assert.True(Crc16.Check(response));
@@ -292,7 +294,7 @@ public class ProtocolTests
         byte runTag = client.Run(0, 1, xTag, format);
         var y = new int[rows];
         Assert.Equal(ResponseCode.NotReady, client.ReadY(0, y, format).Code);
-        client.Wait(Tmv.RunClocks(rows, columns, 32, 16), 48_000);
+        client.Wait(Tmv.RunClocks(rows, columns, 32, 16), _device.Info.FabricClockKHz);
         var result = client.ReadY(0, y, format);
         Assert.Equal(new ReadYResult(ResponseCode.Ok, runTag), result);
         for (int r = 0; r < rows; r++)
@@ -368,7 +370,7 @@ public class ProtocolTests
         client.ClearError();
         byte xTag = client.LoadX(0, new sbyte[256]);
         client.Run(0, 0, xTag, OutputFormat.Int32);
-        client.Wait(10_000, 48_000);
+        client.Wait(10_000, _device.Info.FabricClockKHz);
         var miso = Send(Frame(Opcode.ReadY, 61, Args((ushort)60, (ushort)8), responseBody: Tmv.ReadYBodyBytes(8, OutputFormat.Int32)));
         Assert.Equal((byte)ResponseCode.Refused, miso[Tmv.ResponseOffset(Opcode.ReadY)]);
         Assert.Equal(DeviceError.OutOfRange, LastError());

@@ -84,7 +84,7 @@ sealed class LockstepDevice(TernaryDeviceEmulator emulator, RtlSimDevice rtl) : 
 /// <summary>Every conformance test of <see cref="ProtocolTests"/>, run on the emulator and the RTL in lockstep.</summary>
 public sealed class RtlConformanceTests : ProtocolTests, IDisposable
 {
-    public RtlConformanceTests() : this(new TernaryDeviceEmulator(DeviceInfo.Up5kGateware)) { }
+    public RtlConformanceTests() : this(new TernaryDeviceEmulator(DeviceInfo.Up5kGateware, RtlSimDevice.MaxSclkHz)) { }
 
     RtlConformanceTests(TernaryDeviceEmulator emulator)
         : base(emulator, new LockstepDevice(emulator, new RtlSimDevice(RtlLibrary.Require())))
@@ -103,7 +103,7 @@ public sealed class RtlRandomFrameTests
     [InlineData(3)]
     public void RandomFramesGiveTheEmulatorsMisoBytes(int seed)
     {
-        var emulator = new TernaryDeviceEmulator(DeviceInfo.Up5kGateware);
+        var emulator = new TernaryDeviceEmulator(DeviceInfo.Up5kGateware, RtlSimDevice.MaxSclkHz);
         using var bus = new LockstepDevice(emulator, new RtlSimDevice(RtlLibrary.Require()));
         var rng = new Random(seed);
         var client = new TmvClient(bus);
@@ -126,7 +126,7 @@ public sealed class RtlRandomFrameTests
                     for (int offset = 0; offset < bytes; offset += 2048)
                         client.LoadWeights(0, offset, weights.AsSpan(offset, Math.Min(2048, bytes - offset)));
                     client.Commit(0, Crc32.HashToUInt32(weights.AsSpan(0, bytes)));
-                    client.WaitWhileBusy(bytes + 16, 48_000, 4);
+                    client.WaitWhileBusy(bytes + 16, emulator.Info.FabricClockKHz, 4);
                     var x = new sbyte[256 * blocks];
                     for (int k = 0; k < x.Length; k++)
                         x[k] = (sbyte)rng.Next(-128, 128);
@@ -134,7 +134,7 @@ public sealed class RtlRandomFrameTests
                     var format = rng.Next(2) == 0 ? OutputFormat.Int32 : OutputFormat.Int24;
                     byte xTag = client.LoadX(buffer, x);
                     client.Run(0, buffer, xTag, format);
-                    client.Wait(Tmv.RunClocks(rows, 256 * blocks, 32, 16) - rng.Next(0, 64), 48_000);
+                    client.Wait(Tmv.RunClocks(rows, 256 * blocks, 32, 16) - rng.Next(0, 64), emulator.Info.FabricClockKHz);
                     var y = new int[rows];
                     client.ReadY(0, y, format);
                 }

@@ -91,8 +91,11 @@ public sealed record DeviceInfo
         BuildId = 0x454D5531, // "EMU1": the emulator's build
     };
 
-    /// <summary>What the gateware in fpga/ reports: the same limits as <see cref="Up5k"/>, build id "RTL1".</summary>
-    public static DeviceInfo Up5kGateware { get; } = Up5k with { BuildId = 0x314C5452 };
+    /// <summary>
+    /// What the gateware in fpga/ reports: the limits of <see cref="Up5k"/> at the clock its bitstream closes timing
+    /// at, HFOSC / 2 = 24 MHz (SCLK up to 6 MHz), build id "RTL1". The co-simulation runs the same clock.
+    /// </summary>
+    public static DeviceInfo Up5kGateware { get; } = Up5k with { FabricClockKHz = 24_000, MaxSclkKHz = 6_000, BuildId = 0x314C5452 };
 }
 
 /// <summary>A problem with the offload device or its configuration that the user can fix; the message says how.</summary>

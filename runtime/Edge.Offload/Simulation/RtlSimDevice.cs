@@ -11,8 +11,11 @@ namespace Edge.Offload.Simulation;
 /// </summary>
 public sealed unsafe class RtlSimDevice : SpiDevice
 {
-    /// <summary>The fabric clock the gateware runs at (the UP5K's HFOSC).</summary>
-    public const int FabricClockHz = 48_000_000;
+    /// <summary>The fabric clock the gateware runs at (HFOSC / 2 on the UP5K; its INFO says so too).</summary>
+    public static int FabricClockHz => DeviceInfo.Up5kGateware.FabricClockKHz * 1000;
+
+    /// <summary>The fastest SCLK the gateware is rated for: f_clk / 4.</summary>
+    public static int MaxSclkHz => DeviceInfo.Up5kGateware.MaxSclkKHz * 1000;
 
     readonly nint _library;
     readonly delegate* unmanaged<nint, void> _destroy;
@@ -23,11 +26,14 @@ public sealed unsafe class RtlSimDevice : SpiDevice
     nint _device;
 
     /// <param name="libraryPath">The co-simulation library.</param>
-    /// <param name="sclkHz">SCLK; f_clk / SCLK must be an even number of at least 4 (12 MHz: 4 clocks per bit).</param>
-    public RtlSimDevice(string libraryPath, int sclkHz = 12_000_000)
+    /// <param name="sclkHz">SCLK; f_clk / SCLK must be an even number of at least 4; 0 means <see cref="MaxSclkHz"/>
+    /// (6 MHz: 4 clocks per bit).</param>
+    public RtlSimDevice(string libraryPath, int sclkHz = 0)
     {
+        if (sclkHz == 0)
+            sclkHz = MaxSclkHz;
         if (sclkHz <= 0 || FabricClockHz % sclkHz != 0 || FabricClockHz / sclkHz < 4 || FabricClockHz / sclkHz % 2 != 0)
-            throw new ArgumentException($"The RTL simulation needs an SCLK that divides 48 MHz into an even number of at least 4 clocks per bit (12, 6, 4, 3 MHz, ...), not {sclkHz / 1e6:0.###} MHz.");
+            throw new ArgumentException($"The RTL simulation needs an SCLK that divides {FabricClockHz / 1e6:0.###} MHz into an even number of at least 4 clocks per bit (6, 3, 2, 1.5 MHz, ...), not {sclkHz / 1e6:0.###} MHz.");
         if (!File.Exists(libraryPath))
             throw new OffloadException($"The RTL co-simulation library {libraryPath} does not exist; build it with fpga/cosim/build.sh (needs verilator and g++).");
         _library = NativeLibrary.Load(libraryPath);
