@@ -212,7 +212,10 @@ internal sealed class EdgeServer : IAsyncDisposable
             IgnoreEos = request.IgnoreEos,
             CheckpointAt = checkpoint,
         };
-        switch (Scheduler.TrySubmit(sequenceRequest, context.RequestAborted, out var sequence))
+        // The scheduler drops the sequence when this is cancelled: on RequestAborted, and also when a write to the
+        // client fails first (a reset connection may surface as an IOException before Kestrel aborts the request).
+        using var clientGone = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        switch (Scheduler.TrySubmit(sequenceRequest, clientGone.Token, out var sequence))
         {
             case SubmitStatus.QueueFull:
                 throw ApiError.QueueFull(retryAfter: 1);
@@ -223,7 +226,7 @@ internal sealed class EdgeServer : IAsyncDisposable
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         SequenceResult result;
         if (request.Stream)
-            result = await Stream(context, sequence!, request, chat, id, created);
+            result = await Stream(context, sequence!, request, chat, id, created, clientGone);
         else
         {
             result = await sequence!.Completion;
@@ -267,7 +270,7 @@ internal sealed class EdgeServer : IAsyncDisposable
         return (prompt, history.Length < prompt.Length && prompt.AsSpan().StartsWith(history) ? history.Length : 0);
     }
 
-    async Task<SequenceResult> Stream(HttpContext context, Sequence sequence, CompletionRequest request, bool chat, string id, long created)
+    async Task<SequenceResult> Stream(HttpContext context, Sequence sequence, CompletionRequest request, bool chat, string id, long created, CancellationTokenSource clientGone)
     {
         var response = context.Response;
         response.StatusCode = 200;
@@ -315,7 +318,8 @@ internal sealed class EdgeServer : IAsyncDisposable
         }
         catch (Exception e) when (e is OperationCanceledException or IOException)
         {
-            // The client went away: the scheduler sees the same token and drops the sequence at its next step.
+            // The client went away: the scheduler drops the sequence at its next step.
+            await clientGone.CancelAsync();
             return await sequence.Completion;
         }
     }

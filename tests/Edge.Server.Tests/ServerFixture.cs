@@ -54,7 +54,10 @@ internal sealed class TestServer : IAsyncDisposable
         var options = new ServeOptions { Host = "127.0.0.1", Port = 0, ModelId = "kjv", Parallel = 4, Queue = 8 };
         options = configure?.Invoke(options) ?? options;
         var server = await EdgeServer.StartAsync(fixture.Model, options);
-        var client = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromSeconds(60) };
+        // No draining: a response disposed mid-body closes its connection, as a client that goes away does (the
+        // default drains up to 1 MiB for reuse, long enough for a fast generation to finish uncancelled).
+        var handler = new SocketsHttpHandler { MaxResponseDrainSize = 0 };
+        var client = new HttpClient(handler) { BaseAddress = server.Address, Timeout = TimeSpan.FromSeconds(60) };
         return new TestServer(server, client);
     }
 
