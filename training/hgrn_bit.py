@@ -1,4 +1,4 @@
-"""HGRN-Bit (MatMul-free LM) in plain PyTorch, written from docs' mmfreelm-spec.md.
+"""HGRN-Bit (MatMul-free LM) in plain PyTorch, written from the official code's forward pass (docs/forward-pass.md).
 
 Parameter names and shapes match the official `mmfreelm` checkpoints, so a state dict saved here
 loads into the official code and into the Edge runtime. Quantisation is trained straight-through:

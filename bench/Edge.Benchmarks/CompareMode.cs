@@ -134,7 +134,7 @@ static class CompareMode
     /// left spinning go to sleep: ggml's CPU backend runs on libgomp, whose threads spin about 7 ms after each product
     /// on this machine, Edge's workers 200 µs. Without it, a 2-thread batch that followed ggml's shared its second core
     /// with ggml's spinning thread for the whole batch (5 ms), and the 1024×1024 product ran at one thread's speed
-    /// (docs/PERFORMANCE.md §0i). Then untimed calls, which wake this engine's own threads and the cores they run on:
+    /// (docs/PERFORMANCE.md, "How to measure"). Then untimed calls, which wake this engine's own threads and the cores they run on:
     /// after a pause alone, the median call was slower.
     /// </summary>
     static void Settle(GemvEngine engine)

@@ -5,7 +5,7 @@ namespace Edge.Packer;
 /// <summary>A tensor of the output file: its checkpoint name, stored type and PyTorch shape.</summary>
 internal sealed record PlannedTensor(string Name, TensorType Type, long[] Shape);
 
-/// <summary>The tensors of an HGRN-Bit model file, in model order (spec §4 names; norms fp32, BitLinear weights ternary).</summary>
+/// <summary>The tensors of an HGRN-Bit model file, in model order (the official checkpoint names, docs/format.md "Tensors of an `hgrn_bit` model"; norms fp32, BitLinear weights ternary).</summary>
 internal static class ModelLayout
 {
     public const string TokenizerTensor = "tokenizer.model";

@@ -7,7 +7,7 @@ namespace Edge.Packer;
 /// <summary>The dimensions of a synthetic model.</summary>
 internal sealed record SyntheticShape(string Label, int Hidden, int Layers, int Vocab, int Intermediate)
 {
-    /// <summary>The released MMfreeLM sizes (spec §1); I follows the official rule for hidden_ratio 4.</summary>
+    /// <summary>The released MMfreeLM sizes; I follows the official rule for hidden_ratio 4.</summary>
     public static IReadOnlyDictionary<string, SyntheticShape> Presets { get; } = new Dictionary<string, SyntheticShape>
     {
         ["370m"] = Official("370m", 1024, 24),
@@ -40,7 +40,7 @@ internal sealed class SyntheticModel(TextWriter progress)
 
     /// <summary>
     /// Codes are drawn from one random byte each: below 90 is 0 (35%, close to trained BitLinear weights, whose
-    /// non-zero share is 60–70%, spec §3.3), below 173 is -1, the rest +1.
+    /// non-zero share is 60–70%), below 173 is -1, the rest +1.
     /// </summary>
     const int ZeroBelow = 90, MinusOneBelow = 173;
 

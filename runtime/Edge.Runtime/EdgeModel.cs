@@ -23,9 +23,10 @@ public sealed record LoadOptions
     /// <summary>
     /// Map the file (the default: shared with the page cache, paged in on first use, nothing copied). False reads it
     /// into process memory at load, like llama.cpp's <c>--no-mmap</c>: resident memory grows by the file's size, and
-    /// no token waits for storage afterwards. On Linux the copy asks for transparent huge pages: decode then runs as fast
-    /// as from a freshly written file's mapping, and up to 25 % faster than from a mapping whose 4 KiB pages have
-    /// scattered in physical memory (docs/PERFORMANCE.md §0d).
+    /// no token waits for storage afterwards. On Linux the copy asks for transparent huge pages, so decode no longer
+    /// depends on where the page cache put the file's 4 KiB pages: it runs as fast as from a freshly written file's
+    /// mapping, and faster than from a mapping whose pages have scattered in physical memory (docs/PERFORMANCE.md,
+    /// "Memory").
     /// </summary>
     public bool MemoryMap { get; init; } = true;
 

@@ -1,5 +1,5 @@
 """Makes a local copy of the official `mmfreelm` package (github.com/ridgerchu/matmulfreellm) run on
-triton 3.6 / transformers 5.x, by the minimal edits listed in docs' mmfreelm-spec.md §6.
+triton 3.6 / transformers 5.x, by the minimal edits listed below.
 
 Edits (each must match exactly where expected, and the patch is idempotent):
 1. ops/fusedbitnet.py: both Triton quantisation kernels (forward and the training backward) call a

@@ -108,11 +108,11 @@ static class BenchCommand
     /// <summary>
     /// A hint when a mapped model lies mostly in 4 KiB pages although the kernel could give it huge ones: the page cache
     /// holds the file in small folios (a copy made with cp, or a file read back after it was evicted), and decode then
-    /// depends on where those pages lie (up to 25 % slower on the build machine, docs/PERFORMANCE.md §0d).
+    /// depends on where those pages lie (docs/PERFORMANCE.md, "Memory").
     /// </summary>
     internal static string? SmallPagesNote(bool mapped, string? hugePageMode, long mappedBytes, long? hugePageBytes, uint hugePageSize) =>
         mapped && hugePageMode is "always" or "madvise" && hugePageBytes is long huge && mappedBytes >= 2L * hugePageSize && huge < mappedBytes / 2
-            ? $"note: only {Mib(huge)} of the {Mib(mappedBytes)} mapped model lie in huge pages (the page cache holds the file in small pages, as after a copy with cp or once it was evicted and read back); --no-mmap copies it into huge pages, which decoded up to 25 % faster on the build machine"
+            ? $"note: only {Mib(huge)} of the {Mib(mappedBytes)} mapped model lie in huge pages (the page cache holds the file in small pages, as after a copy with cp or once it was evicted and read back); --no-mmap copies it into huge pages, where decode does not depend on that (docs/PERFORMANCE.md, \"Memory\")"
             : null;
 
     static string Mib(long? bytes) => bytes is long b ? ByteSize.Format(b) : "n/a";

@@ -5,11 +5,11 @@ namespace Edge.Format.Container;
 
 /// <summary>
 /// Transparent huge pages (Linux) for memory that holds a model's weights. Decode streams every weight once per token,
-/// and through 4 KiB pages its speed depends on where they lie in physical memory: on the build machine a mapped file
-/// whose pages had scattered decoded up to 25 % slower than a freshly written one, and a plain copy was no better.
-/// Through 2 MiB pages it is always as fast as the best case (docs/PERFORMANCE.md §0d). The <c>--no-mmap</c> copy
+/// and through 4 KiB pages its speed depends on where they lie in physical memory: a mapped file whose pages have
+/// scattered decodes markedly slower than a freshly written one, and a plain copy in 4 KiB pages is no better.
+/// Through 2 MiB pages it runs at the best case every time (docs/PERFORMANCE.md, "Memory"). The <c>--no-mmap</c> copy
 /// asks for them, and so does the mapping, which gets them where the file system keeps the file in huge folios
-/// (<see cref="ReadOnlyMapping"/>, §0f).
+/// (<see cref="ReadOnlyMapping"/>).
 /// </summary>
 internal static unsafe class HugePages
 {

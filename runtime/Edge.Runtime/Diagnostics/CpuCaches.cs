@@ -5,8 +5,8 @@ namespace Edge.Runtime.Diagnostics;
 /// <summary>
 /// The CPU's last-level cache as Linux describes it for the first core. <c>edge bench</c> needs it twice: a
 /// read-bandwidth buffer must be larger to measure memory rather than cache, and a model whose weights fit in it may
-/// decode from cache, faster than the memory roofline (on a 16-core Xeon with 300 MiB of L3, 370M decoded at up to
-/// 126 % of it; docs/PERFORMANCE.md §0g).
+/// decode from cache, faster than the memory roofline (as 370M does on a server CPU whose L3 holds all its weights;
+/// docs/PERFORMANCE.md, "Decode and prefill per thread count").
 /// </summary>
 internal static class CpuCaches
 {

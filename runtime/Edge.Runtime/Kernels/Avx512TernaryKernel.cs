@@ -15,8 +15,9 @@ namespace Edge.Runtime.Kernels;
 /// <remarks>
 /// Overflow: each block adds 4 pair sums ∈ [-512, 508] into every int16 lane of a row × token accumulator (GEMV and
 /// both batched paths), so <see cref="BlocksPerWiden"/> = 16 blocks give at most 64 of them, [-32768, 32512], before
-/// widening. On Zen 4 the batched product is still 5-10 % slower than AVX2's: the register-only vpmaddubsw + vpaddw
-/// loop peaks lower with zmm than with ymm there (<c>Edge.Benchmarks peak</c>).
+/// widening. On Zen 4 the batched product is still slower than AVX2's: the register-only vpmaddubsw + vpaddw
+/// loop peaks lower with zmm than with ymm there (<c>Edge.Benchmarks peak</c>; docs/PERFORMANCE.md, "Decode and
+/// prefill per thread count").
 /// </remarks>
 internal sealed unsafe class Avx512TernaryKernel : TernaryKernel
 {
@@ -121,7 +122,7 @@ internal sealed unsafe class Avx512TernaryKernel : TernaryKernel
     /// <remarks>
     /// With GFNI one <c>gf2p8affineqb</c> moves the two bits down and clears the rest (bit i of the result is the
     /// parity of the byte ANDed with row 7-i of the matrix, so rows 7 and 6 select bits shift and shift+1), one
-    /// instruction instead of a shift and an AND: about 8 % faster on Zen 4. Without GFNI, shift and mask.
+    /// instruction instead of a shift and an AND, one operation fewer per code vector. Without GFNI, shift and mask.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector512<byte> Codes(Vector512<byte> packed, [ConstantExpected] byte shift)
@@ -163,8 +164,8 @@ internal sealed unsafe class Avx512TernaryKernel : TernaryKernel
 
     /// <summary>
     /// [Σa, Σb, Σc, Σd] over the int32 lanes of four accumulators: two rounds of <c>vphaddd</c> and one add of the
-    /// 128-bit halves, instead of four separate reductions (measured 4-8 % faster on K = 1024 products, where the
-    /// reductions are a tenth of the work).
+    /// 128-bit halves, instead of four separate reductions: on K = 1024 products the reductions are a tenth of the
+    /// work.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector128<int> SumFour(Vector256<int> a, Vector256<int> b, Vector256<int> c, Vector256<int> d)

@@ -18,7 +18,7 @@ namespace Edge.Runtime.Kernels;
 /// one <c>vpermi2b</c> on the low seven bits gives c4; an AND and three <see cref="Avx512TernaryKernel.Codes"/>
 /// (one <c>gf2p8affineqb</c> each) separate the fields; five <c>vpmaddubsw</c> and five <c>vpaddw</c>. (Masking
 /// fields 1 and 3 in place into a second accumulator, as the AVX2 kernel does, took a shift and four ANDs and a second
-/// widening per row: 6-8 % slower on one thread at K = 1024, docs/PERFORMANCE.md §0i.) The K mod 320 weights in the
+/// widening per row, which weighs most where a row is only three blocks, K = 1024.) The K mod 320 weights in the
 /// 2-bit tail: 16 bytes broadcast to the four 128-bit lanes, lane l shifted right by 2·l. Overflow, GEMV: a block adds
 /// five pair sums ∈ [-512, 508] to each lane; widening every <see cref="BlocksPerWiden"/> = 8 blocks keeps 40, and the
 /// ≤ 5 tail groups add one each to the last group's (≤ 45 · 512 = 23040 &lt; 32768). Batched: each of the eight token
@@ -63,7 +63,7 @@ internal sealed unsafe class FiveTritVbmiKernel : TernaryKernel
     /// <summary>Four rows per step, their int32 lanes reduced together as in the 2-bit kernels.</summary>
     static void MatVec(byte* rows, long rowBytes, int k, sbyte* x, int xSum, int* y, int count)
     {
-        // Six vectors passed one by one stay in registers; a struct of six would live on the stack (measured 15-25 % slower).
+        // Six vectors passed one by one stay in registers; a struct of six would live on the stack, reloaded every block.
         Vector512<byte> four0 = TablePart(FourCodeTable, 0), four1 = TablePart(FourCodeTable, 1),
             four2 = TablePart(FourCodeTable, 2), four3 = TablePart(FourCodeTable, 3),
             fifth0 = TablePart(FifthCodeTable, 0), fifth1 = TablePart(FifthCodeTable, 1);

@@ -16,13 +16,13 @@ internal static class KernelFactory
     static List<TernaryKernel> CreateAvailable()
     {
         var kernels = new List<TernaryKernel>();
-        // x86 first choice at every thread count: in the model, with the weights streaming from DRAM, the 256-bit loop
-        // decodes 2.5-7 % faster than the 512-bit one on one Zen 4 core and 1-4 % on two, and prefills 3-10 % faster on
-        // one, measured token by token in one process (docs/PERFORMANCE.md §0). x86-64-v3 NativeAOT builds get it too.
+        // x86 first choice at every thread count: in the model the weights stream from DRAM, and there the 256-bit loop
+        // is at least as fast as the 512-bit one, which Zen 4 runs as two halves; measured token by token in one
+        // process (docs/PERFORMANCE.md, "Tried and not kept"). x86-64-v3 NativeAOT builds get it too.
         if (Avx2TernaryKernel.IsSupported)
             kernels.Add(new Avx2TernaryKernel());
-        // x86 with AVX-512BW: half the instructions per weight, faster only with cache-resident weights (GEMV hot
-        // 113-125 vs 104-111 G weights/s); EDGE_KERNEL=avx512 picks it.
+        // x86 with AVX-512BW: half the instructions per weight, faster only with cache-resident weights
+        // (docs/PERFORMANCE.md, "GEMV vs ggml"); EDGE_KERNEL=avx512 picks it.
         if (Avx512TernaryKernel.IsSupported)
             kernels.Add(new Avx512TernaryKernel());
         // ARMv8.2+ (Cortex-A55/A76, Pi 5): sdot multiplies and adds 4 bytes per int32 lane, no int16 stage.

@@ -17,8 +17,8 @@ namespace Edge.Runtime.Kernels;
 /// other) are cut into one equal chunk per thread, a multiple of <see cref="RowGranule"/> rows so no two threads
 /// write the same cache line of the output; chunk t is thread t's (the caller is thread 0). One long chunk per
 /// thread streams its weights from DRAM faster than several short ones (each new stream restarts the hardware
-/// prefetcher: decode +5-10 % at 2 threads over four chunks per thread). Equal chunks still finish apart (a
-/// worker's chunk runs 8-12 % slower than the caller's on a busy VM, and a descheduled worker stops altogether), so
+/// prefetcher). Equal chunks still finish apart (on a shared VM one thread's chunk can run slower than the other's,
+/// and a descheduled worker stops altogether), so
 /// a chunk's owner takes its rows from the bottom in pieces, and a thread with no rows of its own left steals pieces
 /// from the top of the chunk with the most rows left: the owner's stream is never cut, and nobody waits while rows
 /// remain. Since the chunks are known in advance, the idle workers read the start of the next job's chunks, and the
@@ -132,7 +132,7 @@ internal sealed unsafe class TernaryExecutor : IDisposable
 
     /// <summary>
     /// Whether idle workers read ahead what a <see cref="MatMul(ReadOnlySpan{TernaryProduct}, int, Lookahead?)"/> names
-    /// (on by default; off to measure what it gains, docs/PERFORMANCE.md).
+    /// (on by default; off to measure what it gains, docs/PERFORMANCE.md, "Decode and prefill per thread count").
     /// </summary>
     public bool PrefetchUpcoming { get; set; } = true;
 
@@ -368,8 +368,8 @@ internal sealed unsafe class TernaryExecutor : IDisposable
     /// <paramref name="generation"/> appears. Decode leaves the workers idle during that serial work (about an eighth
     /// of a token); the products are bound by the memory's bandwidth, so bytes read then come off them, and the
     /// caller finds its vectors in a neighbouring cache instead of DRAM. The caller's chunk is the one that would
-    /// start cold: at 2 threads, reading it ahead gained twice as much as the worker reading its own
-    /// (docs/PERFORMANCE.md §0e).
+    /// start cold, so it is the one read ahead: a worker reading its own chunk instead gains less, because its loads
+    /// compete with the caller's serial work (docs/kernels.md, "Threads").
     /// </summary>
     void Prefetch(Lookahead next, int thread, long generation)
     {
@@ -485,8 +485,8 @@ internal sealed unsafe class TernaryExecutor : IDisposable
 
     /// <summary>
     /// Granules to take from [first, end): a quarter of what is left, at least the smallest piece, so a chunk costs a
-    /// handful of claims and kernel calls while its owner is alone (8 KiB pieces throughout cost 5 % of the products'
-    /// speed), and the two ends meet within a small piece.
+    /// handful of claims and kernel calls while its owner is alone (small pieces throughout slow the products with
+    /// calls and claims), and the two ends meet within a small piece.
     /// </summary>
     static int Piece(int first, int end, int minPiece) => Math.Min(end - first, Math.Max(minPiece, (end - first) / 4));
 

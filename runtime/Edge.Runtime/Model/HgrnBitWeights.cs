@@ -157,7 +157,8 @@ internal sealed unsafe class HgrnBitWeights
 
     /// <summary>
     /// A 1.6-bit matrix in the 2-bit layout, in process memory (the 2-bit size), rows spread over the cores, which
-    /// start-up waits for: 0.6 s for 370M and 3.8 s for 2.7B on two Zen 4 cores (docs/PERFORMANCE.md §0c).
+    /// start-up waits for: it reads and writes every weight once, so it grows with the model (docs/PERFORMANCE.md,
+    /// "1.6-bit vs 2-bit").
     /// </summary>
     static AlignedBuffer<byte> RepackToTwoBit(byte* fiveTrit, int rows, int columns)
     {

@@ -59,7 +59,7 @@ public sealed class TinyCheckpoint
     public HgrnBitConfig Config { get; }
     public TinyCheckpointOptions Options { get; }
 
-    /// <summary>All tensor names in spec §4 order (embeddings, lower bounds, layers, final norm, lm_head).</summary>
+    /// <summary>All tensor names in the official checkpoints' order (embeddings, lower bounds, layers, final norm, lm_head).</summary>
     public IReadOnlyList<string> TensorNames { get; }
 
     /// <summary>Name → values (row-major, as stored: exactly representable in <see cref="TinyCheckpointOptions.WeightDType"/>).</summary>
@@ -147,7 +147,7 @@ public sealed class TinyCheckpoint
         w.WriteEndObject();
     }
 
-    /// <summary>config.json with the field set of the released checkpoints (spec §1).</summary>
+    /// <summary>config.json with the field set of the released checkpoints.</summary>
     void WriteConfig(int? intermediate)
     {
         using var stream = File.Create(ConfigPath);

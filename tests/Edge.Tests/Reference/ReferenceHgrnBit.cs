@@ -4,9 +4,10 @@ using Edge.Format.Numerics;
 namespace Edge.Tests.Reference;
 
 /// <summary>
-/// An independent, deliberately plain float64 forward pass of HGRN-Bit, written straight from
-/// shared/reference/mmfreelm-spec.md §2–§3 with no shared code from the runtime except the one weight rule
-/// (<see cref="TernaryQuantizer"/>): the runtime's fp32 integer pipeline must agree with it within tolerance.
+/// An independent, deliberately plain float64 forward pass of HGRN-Bit, written straight from the official
+/// implementation's forward pass and BitLinear rules (docs/forward-pass.md), with no code shared with the runtime
+/// except the one weight rule (<see cref="TernaryQuantizer"/>): the runtime's fp32 integer pipeline must agree with it
+/// within tolerance.
 /// </summary>
 public sealed class ReferenceHgrnBit
 {
