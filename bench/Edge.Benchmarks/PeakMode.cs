@@ -284,6 +284,10 @@ static class PeakMode
     }
 
     /// <summary>24 independent chains (for CPUs with 32 vector registers).</summary>
+    /// <remarks>
+    /// Chains12's lines twice over, in one loop: not two calls of it nor an array of accumulators, which would leave
+    /// 12 chains in flight or put them in memory; each chain must be a register of its own.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.NoInlining)]
     static long Chains24<TVector, TStep>(long steps) where TVector : struct where TStep : IChainStep<TVector>
     {

@@ -49,6 +49,29 @@ internal sealed class TestServer : IAsyncDisposable
     public EdgeServer Server { get; }
     public HttpClient Client { get; }
 
+    /// <summary>Set by <see cref="StartAlone"/>: the gate this server holds until it is disposed.</summary>
+    SemaphoreSlim? _gate;
+
+    /// <summary>
+    /// <see cref="Start"/> once no other test is using the shared model (<see cref="ModelFixture.Gate"/>); disposing
+    /// the server lets the next one in.
+    /// </summary>
+    public static async Task<TestServer> StartAlone(ModelFixture fixture, Func<ServeOptions, ServeOptions>? configure = null)
+    {
+        await fixture.Gate.WaitAsync(TestContext.Current.CancellationToken);
+        try
+        {
+            var server = await Start(fixture, configure);
+            server._gate = fixture.Gate;
+            return server;
+        }
+        catch
+        {
+            fixture.Gate.Release();
+            throw;
+        }
+    }
+
     public static async Task<TestServer> Start(ModelFixture fixture, Func<ServeOptions, ServeOptions>? configure = null)
     {
         var options = new ServeOptions { Host = "127.0.0.1", Port = 0, ModelId = "kjv", Parallel = 4, Queue = 8 };
@@ -88,7 +111,14 @@ internal sealed class TestServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        Client.Dispose();
-        await Server.DisposeAsync();
+        try
+        {
+            Client.Dispose();
+            await Server.DisposeAsync();
+        }
+        finally
+        {
+            _gate?.Release();
+        }
     }
 }
