@@ -12,15 +12,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 . eng/apt-ensure.sh
 
-results=$(realpath -m "${1:?usage: eng/ci-arm64.sh RESULTS_DIR}")
-mkdir -p "$results"
+. eng/checks.sh "${1:?usage: eng/ci-arm64.sh RESULTS_DIR}" arm64
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-passed=0 failed=0
-counts() { echo "$passed $failed" > "$results/arm64-checks.counts"; }
-pass() { passed=$((passed + 1)); echo "PASS  $1"; counts; }
-fail() { failed=$((failed + 1)); echo "FAIL  $1${2:+: $2}"; counts; }
-counts
 
 cpus=(cortex-a53 cortex-a76)
 arm() { local cpu=$1; shift; qemu-aarch64-static -cpu "$cpu" "$@"; }
@@ -174,5 +168,4 @@ else
   fail "publish edge-sensord for linux-arm64" "$(tail -5 "$work/err")"
 fi
 
-echo "arm64 checks: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+checks_done

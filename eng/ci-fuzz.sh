@@ -8,31 +8,24 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-results=$(realpath -m "${1:?usage: eng/ci-fuzz.sh RESULTS_DIR [EXECUTIONS]}")
 executions=${2:-20000}
-mkdir -p "$results"
-passed=0 failed=0
-counts() { echo "$passed $failed" > "$results/fuzz-checks.counts"; }
-counts
+. eng/checks.sh "${1:?usage: eng/ci-fuzz.sh RESULTS_DIR [EXECUTIONS]}" fuzz
 
 if ! dotnet build tests/Edge.Fuzz/Edge.Fuzz.csproj -c Release -v quiet -nologo > "$results/fuzz-build.log" 2>&1; then
-  failed=1; counts; echo "FAIL  build edge-fuzz (see $results/fuzz-build.log)"; exit 1
+  fail "build edge-fuzz (see $results/fuzz-build.log)"; exit 1
 fi
 fuzz=tests/Edge.Fuzz/bin/Release/net10.0/edge-fuzz.dll
 for target in model safetensors safetensors-index config tokenizer tmv fleet; do
   if timeout 300 dotnet "$fuzz" "$target" --execs "$executions" --seed 1 --out "$results/fuzz-findings" > "$results/fuzz-$target.log" 2>&1; then
-    passed=$((passed + 1)); echo "PASS  $(tail -n1 "$results/fuzz-$target.log")"
+    pass "$(tail -n1 "$results/fuzz-$target.log")"
   else
-    failed=$((failed + 1)); echo "FAIL  fuzz $target (see $results/fuzz-$target.log)"
+    fail "fuzz $target (see $results/fuzz-$target.log)"
   fi
-  counts
 done
 while read -r verdict rest; do
   case $verdict in
-    PASS) passed=$((passed + 1)) ;;
-    FAIL) failed=$((failed + 1)) ;;
-    *) continue ;;
+    PASS) pass "$rest" ;;
+    FAIL) fail "$rest" ;;
   esac
-  echo "$verdict  $rest"; counts
 done < <(bash eng/afl-fuzz.sh "$results/afl" "${AFL_SECONDS:-8}" 2>&1)
-[ "$failed" -eq 0 ]
+checks_done

@@ -5,15 +5,9 @@
 #   eng/ci-package.sh [results-dir]    writes <results-dir>/package-checks.counts ("PASSED FAILED"); about 3 min.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-results=$(realpath -m "${1:-TestResults}")
-mkdir -p "$results"
+. eng/checks.sh "${1:-TestResults}" package
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-passed=0 failed=0
-counts() { echo "$passed $failed" > "$results/package-checks.counts"; }
-pass() { passed=$((passed + 1)); echo "PASS  $1"; counts; }
-fail() { failed=$((failed + 1)); echo "FAIL  $1${2:+: $2}"; counts; }
-counts
 
 version=$(sed -nE 's|.*<Version>([^<]+)</Version>.*|\1|p' Directory.Build.props)
 feed="$work/feed"
@@ -70,5 +64,4 @@ if out=$(cd "$app" && dotnet publish -c Release -r linux-x64 -p:PublishAot=true 
 else
   fail "the same app published with NativeAOT (warnings are errors) runs" "$(tail -n 4 <<<"$out$aot")"
 fi
-echo "package checks: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+checks_done

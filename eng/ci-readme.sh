@@ -10,15 +10,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-results=$(realpath -m "${1:?usage: eng/ci-readme.sh RESULTS_DIR}")
-mkdir -p "$results"
+. eng/checks.sh "${1:?usage: eng/ci-readme.sh RESULTS_DIR}" readme
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-passed=0 failed=0
-counts() { echo "$passed $failed" > "$results/readme-checks.counts"; }
-pass() { passed=$((passed + 1)); echo "PASS  $1"; counts; }
-fail() { failed=$((failed + 1)); echo "FAIL  $1${2:+: $2}"; counts; }
-counts
 
 # Lines of the fenced blocks of a given language in a markdown file.
 fenced() { awk -v lang="$2" '/^```/ { inside = (!inside && $0 == "```" lang); next } inside' "$1"; }
@@ -80,5 +74,4 @@ elif out=$(bash -c "$publish" 2>&1); then
   else fail "./edge-sensord --simulate in the publish folder generates and quits with 0" "exit $rc: $(grep -v '^\s*$' <<<"$out" | tail -n 2)"; fi
 else fail "device-samples/README.md: $publish" "$(tail -n 3 <<<"$out")"; fi
 
-echo "readme checks: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+checks_done

@@ -7,14 +7,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-results=$(realpath -m "${1:?usage: eng/ci-soak.sh RESULTS_DIR}")
-mkdir -p "$results"
-passed=0 failed=0
-counts() { echo "$passed $failed" > "$results/soak-checks.counts"; }
-counts
+. eng/checks.sh "${1:?usage: eng/ci-soak.sh RESULTS_DIR}" soak
 
 if ! dotnet build tests/Edge.Soak/Edge.Soak.csproj -c Release -v quiet -nologo > "$results/soak-build.log" 2>&1; then
-  failed=1; counts; echo "FAIL  build edge-soak (see $results/soak-build.log)"; exit 1
+  fail "build edge-soak (see $results/soak-build.log)"; exit 1
 fi
 soak="dotnet tests/Edge.Soak/bin/Release/net10.0/edge-soak.dll"
 
@@ -24,13 +20,12 @@ check() {
   timeout 600 "$@" > "$results/soak-$name.log" 2>&1
   local rc=$?
   if [ "$rc" -eq "$expected" ]; then
-    passed=$((passed + 1)); echo "PASS  $name: $(tail -n1 "$results/soak-$name.log")"
+    pass "$name: $(tail -n1 "$results/soak-$name.log")"
   else
-    failed=$((failed + 1)); echo "FAIL  $name: exit $rc, expected $expected (see $results/soak-$name.log)"
+    fail "$name: exit $rc, expected $expected (see $results/soak-$name.log)"
   fi
-  counts
 }
 check library 0 $soak library --tokens 30000 --warmup 10000
 check library-leak-is-caught 1 $soak library --tokens 15000 --warmup 5000 --leak-per-token 256
 check daemon 0 $soak daemon --minutes 15 --warmup-minutes 5
-[ "$failed" -eq 0 ]
+checks_done

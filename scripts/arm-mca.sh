@@ -87,19 +87,26 @@ extract() {
   [ -z "$asm_dir" ] || { mkdir -p "$asm_dir"; cp "$work/$name.s" "$asm_dir/$name.s"; }
 }
 
-# mca NAME CPU: "cycles-per-1000-weights busiest-resource"
-mca_of() {
-  local name=$1 cpu=$2 attr=""
-  [[ $name == *dot* && $name != ggml* ]] && attr=-mattr=+dotprod
-  "$mca" -mtriple=aarch64 -mcpu="$cpu" $attr -iterations=400 "$work/$name.s" 2>/dev/null |
-  awk -v w="$(cat "$work/$name.weights")" '
+# mca_cycles TRIPLE CPU NAME DIGITS [LLVM-MCA OPTION...]: "cycles-per-1000-weights busiest-resource" of the loop
+# $work/NAME.s, the cycles with DIGITS decimals.
+mca_cycles() {
+  local triple=$1 cpu=$2 name=$3 digits=$4; shift 4
+  "$mca" -mtriple="$triple" -mcpu="$cpu" "$@" -iterations=400 "$work/$name.s" 2>/dev/null |
+  awk -v w="$(cat "$work/$name.weights")" -v digits="$digits" '
     /^Iterations:/ { it = $2 } /^Total Cycles:/ { cy = $3 }
     /^Resources:/ { res = 1; next }
     res && /^\[/ { id = $1; sub(/^\[/, "", id); sub(/\]$/, "", id); rname[id] = $3; next }
     res && /^$/ { res = 0 }
     /^Resource pressure per iteration:/ { getline hdr; getline vals; nh = split(hdr, h, " "); split(vals, v, " ")
       for (i = 1; i <= nh; i++) { id = h[i]; gsub(/[\[\]]/, "", id); if (v[i] != "-" && v[i] + 0 > max) { max = v[i] + 0; who = rname[id] } } }
-    END { printf "%.1f %s\n", cy / it * 1000 / w, who }'
+    END { printf "%." digits "f %s\n", cy / it * 1000 / w, who }'
+}
+
+# mca_of NAME CPU: mca_cycles of an ARM loop (the dot-product ones of Edge with the dot-product extension on)
+mca_of() {
+  local name=$1 cpu=$2 attr=()
+  [[ $name == *dot* && $name != ggml* ]] && attr=(-mattr=+dotprod)
+  mca_cycles aarch64 "$cpu" "$name" 1 "${attr[@]}"
 }
 
 # name | symbol file | binary | symbol | tokens per iteration
@@ -205,18 +212,9 @@ echo "### x86 (llvm-mca -mcpu=znver4): cycles per 1,000 products against the vpm
 echo
 echo "| loop | products / iteration | instructions | Zen 4 cycles per 1,000 products (busiest resource) | of the ceiling |"
 echo "|---|---:|---:|---|---:|"
-read -r peak_cyc peak_who < <("$mca" -mtriple=x86_64 -mcpu=znver4 -iterations=400 "$work/peak-ymm.s" 2>/dev/null |
-  awk -v w=768 '/^Iterations:/ { it = $2 } /^Total Cycles:/ { cy = $3 } END { printf "%.2f x\n", cy / it * 1000 / w }')
+read -r peak_cyc _ < <(mca_cycles x86_64 znver4 peak-ymm 2)
 for name in peak-ymm avx2-8tok avx2-4tok; do
-  r=$("$mca" -mtriple=x86_64 -mcpu=znver4 -iterations=400 "$work/$name.s" 2>/dev/null |
-    awk -v w="$(cat "$work/$name.weights")" '
-      /^Iterations:/ { it = $2 } /^Total Cycles:/ { cy = $3 }
-      /^Resources:/ { res = 1; next }
-      res && /^\[/ { id = $1; sub(/^\[/, "", id); sub(/\]$/, "", id); rname[id] = $3; next }
-      res && /^$/ { res = 0 }
-      /^Resource pressure per iteration:/ { getline hdr; getline vals; nh = split(hdr, h, " "); split(vals, v, " ")
-        for (i = 1; i <= nh; i++) { id = h[i]; gsub(/[\[\]]/, "", id); if (v[i] != "-" && v[i] + 0 > max) { max = v[i] + 0; who = rname[id] } } }
-      END { printf "%.2f %s\n", cy / it * 1000 / w, who }')
+  r=$(mca_cycles x86_64 znver4 "$name" 2)
   set -- $r
   awk -v n="$name" -v w="$(cat "$work/$name.weights")" -v i="$(($(wc -l < "$work/$name.s") - 1))" -v c="$1" -v who="$2" -v p="$peak_cyc" \
     'BEGIN { printf "| %s | %d | %d | %.2f (%s) | %.0f %% |\n", n, w, i, c, who, 100 * p / c }'

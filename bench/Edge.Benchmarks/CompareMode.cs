@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
@@ -24,30 +25,63 @@ static class CompareMode
         public double WeightsPerSecond => Shape.Weights / Seconds;
     }
 
-    public const string Usage = """
-        compare [--shapes 370m|2.7b|all] [--threads 1,2] [--modes cold,hot] [--kernels k1,k2] [--repetitions 15] [--batch-ms 5] [--pages huge|small]
-          Times every Edge kernel and ggml TQ2_0/TQ1_0 on the MMfreeLM GEMV shapes and prints markdown tables:
-          µs per GEMV, G weights/s and GB/s of packed weights, then Edge ÷ ggml speed ratios per shape and thread count.
-          The 1.6-bit kernel (1.6bit-vbmi, where the CPU has AVX-512 VBMI) multiplies the same weights packed five per
-          byte; its sums are checked to equal the first 2-bit kernel's. A read-only pass per layout (the same bytes
-          through the same executor, nothing computed) gives the memory bound each kernel is compared with at the end.
-          Every engine's matrices lie in huge pages, as Edge's weights do by default, or with --pages small in 4 KiB pages.
+    const string Description = """
+        Times every Edge kernel and ggml TQ2_0/TQ1_0 on the MMfreeLM GEMV shapes and prints markdown tables:
+        µs per GEMV, G weights/s and GB/s of packed weights, then Edge ÷ ggml speed ratios per shape and thread count.
+        The 1.6-bit kernel (1.6bit-vbmi, where the CPU has AVX-512 VBMI) multiplies the same weights packed five per
+        byte; its sums are checked to equal the first 2-bit kernel's. A read-only pass per layout (the same bytes
+        through the same executor, nothing computed) gives the memory bound each kernel is compared with at the end.
+        Every engine's matrices lie in huge pages, as Edge's weights do by default, or with --pages small in 4 KiB pages.
         """;
 
-    public static int Run(string[] args)
+    public static Command CreateCommand()
     {
-        Options options;
-        try
+        // Every 2-bit kernel, and the 1.6-bit one where the CPU has it.
+        TernaryKernel[] available = [.. KernelFactory.Available, .. FiveTritVbmiKernel.IsSupported ? [new FiveTritVbmiKernel()] : Array.Empty<TernaryKernel>()];
+        const string defaultShapes = "all";
+        CacheMode[] defaultModes = [CacheMode.Cold, CacheMode.Hot];
+        var shapes = ModeCommandLine.Shapes(defaultShapes, withNone: false);
+        var threads = ModeCommandLine.Threads();
+        var modes = new Option<CacheMode[]>("--modes")
         {
-            options = Parse(args);
-        }
-        catch (ArgumentException e)
+            Description = $"Comma-separated: cold (matrices from DRAM) and/or hot (one matrix in cache) [default: {string.Join(",", defaultModes).ToLowerInvariant()}]",
+            HelpName = "cold,hot",
+            Arity = ArgumentArity.ExactlyOne,
+            CustomParser = result => ModeCommandLine.ParseList(result, "--modes",
+                m => Enum.TryParse<CacheMode>(m, ignoreCase: true, out var mode) ? mode : throw new ArgumentException($"--modes takes cold and/or hot (got \"{m}\").")),
+        };
+        var kernels = new Option<TernaryKernel[]>("--kernels")
         {
-            Console.Error.WriteLine($"compare: {e.Message}");
-            Console.Error.WriteLine(Usage);
-            return 2;
-        }
+            Description = $"Comma-separated Edge kernels [default: all available here, {string.Join(",", available.Select(k => k.Name))}]",
+            HelpName = "k1,k2",
+            Arity = ArgumentArity.ExactlyOne,
+            CustomParser = result => ModeCommandLine.ParseList(result, "--kernels", name => available.FirstOrDefault(k => k.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
+                ?? throw new ArgumentException($"--kernels: \"{name}\" is not available here ({string.Join(", ", available.Select(k => k.Name))}).")),
+        };
+        var repetitions = ModeCommandLine.WholeNumber("--repetitions", 15, "Timed batches per engine, engines alternating");
+        var batchMs = ModeCommandLine.PositiveNumber("--batch-ms", 5, "Milliseconds of calls per batch");
+        var pages = new Option<MatrixPages>("--pages")
+        {
+            Description = "Pages the matrices lie in: huge or small (4 KiB)",
+            HelpName = "huge|small",
+            DefaultValueFactory = _ => MatrixPages.Huge,
+            CustomParser = result => ModeCommandLine.ParseOrReport(result, () =>
+            {
+                string p = result.Tokens[0].Value;
+                return Enum.TryParse(p, ignoreCase: true, out MatrixPages parsed) && !int.TryParse(p, out _) ? parsed : throw new ArgumentException($"--pages takes huge or small (got \"{p}\").");
+            }),
+        };
 
+        var command = new Command("compare", Description) { shapes, threads, modes, kernels, repetitions, batchMs, pages };
+        command.SetAction(parse => Run(new Options(
+            parse.ValueOr(shapes, ModeCommandLine.ShapesNamed(defaultShapes)), parse.ValueOr(threads, ModeCommandLine.DefaultThreads),
+            parse.ValueOr(modes, defaultModes), parse.ValueOr(kernels, available),
+            parse.GetValue(repetitions), parse.GetValue(batchMs), parse.GetValue(pages))));
+        return command;
+    }
+
+    static int Run(Options options)
+    {
         string ggml = GgmlNative.EnsureLoaded();
         Console.WriteLine("# Ternary GEMV: Edge vs ggml, one process, interleaved repetitions");
         Console.WriteLine();
@@ -260,57 +294,5 @@ static class CompareMode
     {
         var sorted = values.Order().ToArray();
         return sorted[(int)Math.Round(fraction * (sorted.Length - 1))];
-    }
-
-    static Options Parse(string[] args)
-    {
-        IReadOnlyList<GemvShape> shapes = GemvShape.All;
-        int[] threads = [1, 2];
-        CacheMode[] modes = [CacheMode.Cold, CacheMode.Hot];
-        // Every 2-bit kernel, and the 1.6-bit one where the CPU has it.
-        IReadOnlyList<TernaryKernel> all = [.. KernelFactory.Available, .. FiveTritVbmiKernel.IsSupported ? [new FiveTritVbmiKernel()] : Array.Empty<TernaryKernel>()];
-        IReadOnlyList<TernaryKernel> kernels = all;
-        int repetitions = 15;
-        double batchMs = 5;
-        var pages = MatrixPages.Huge;
-        for (int i = 0; i < args.Length; i++)
-        {
-            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
-            string[] List() => Value().Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-            switch (args[i])
-            {
-                case "--shapes":
-                    string which = Value().ToLowerInvariant();
-                    shapes = which == "all" ? GemvShape.All
-                        : GemvShape.All.Where(s => s.Model.Equals(which, StringComparison.OrdinalIgnoreCase)).ToList() is { Count: > 0 } picked ? picked
-                        : throw new ArgumentException($"--shapes takes 370m, 2.7b or all (got \"{which}\").");
-                    break;
-                case "--threads":
-                    threads = [.. List().Select(t => int.TryParse(t, out int n) && n >= 1 ? n : throw new ArgumentException($"--threads takes whole numbers ≥ 1 (got \"{t}\")."))];
-                    break;
-                case "--modes":
-                    modes = [.. List().Select(m => Enum.TryParse<CacheMode>(m, ignoreCase: true, out var mode) ? mode : throw new ArgumentException($"--modes takes cold and/or hot (got \"{m}\")."))];
-                    break;
-                case "--kernels":
-                    kernels = [.. List().Select(name => all.FirstOrDefault(k => k.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
-                        ?? throw new ArgumentException($"--kernels: \"{name}\" is not available here ({string.Join(", ", all.Select(k => k.Name))})."))];
-                    break;
-                case "--repetitions":
-                    repetitions = int.TryParse(Value(), out int r) && r >= 1 ? r : throw new ArgumentException("--repetitions takes a whole number ≥ 1.");
-                    break;
-                case "--batch-ms":
-                    batchMs = double.TryParse(Value(), CultureInfo.InvariantCulture, out double b) && b > 0 ? b : throw new ArgumentException("--batch-ms takes a positive number.");
-                    break;
-                case "--pages":
-                    string p = Value();
-                    pages = Enum.TryParse(p, ignoreCase: true, out MatrixPages parsed) && !int.TryParse(p, out _) ? parsed : throw new ArgumentException($"--pages takes huge or small (got \"{p}\").");
-                    break;
-                default:
-                    throw new ArgumentException($"Unknown option {args[i]}.");
-            }
-        }
-        if (threads.Length == 0 || modes.Length == 0 || kernels.Count == 0)
-            throw new ArgumentException("--threads, --modes and --kernels need at least one value each.");
-        return new Options(shapes, threads, modes, kernels, repetitions, batchMs, pages);
     }
 }

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Edge.Runtime;
@@ -14,30 +15,97 @@ static class InterleaveMode
 {
     sealed record Options(string First, string Second, string?[] Kernels, bool[] InMemory, bool[] NoPrefetch, int[] Threads, int Tokens, int PromptTokens, int Rounds);
 
-    public const string Usage = """
-        interleave A.edge B.edge [--kernels a,b] [--no-mmap A|B|A,B] [--no-prefetch A|B|A,B] [--threads 1,2] [--tokens 400] [--prompt 256] [--rounds 6]
-          Loads both models (default kernels, or kernel a for A and b for B; mapped, or read into memory as with edge's
-          --no-mmap; --no-prefetch: that model's idle workers do not read ahead into the next product; to compare
-          kernels, loading or prefetching, give one file twice: two copies of a file can differ by 10 % in decode
-          speed, depending on where their pages lie) and, per thread count, decodes --tokens random tokens on
-          each, alternating one token at a time (which model goes first alternates too), then runs --rounds prefills of
-          --prompt tokens, alternating. Prints median and 10th-percentile ms per decoded token, median prefill tok/s, and B ÷ A speed.
+    const string Description = """
+        Loads both models (default kernels, or kernel a for A and b for B; mapped, or read into memory as with edge's
+        --no-mmap; --no-prefetch: that model's idle workers do not read ahead into the next product; to compare
+        kernels, loading or prefetching, give one file twice: two copies of a file can differ by 10 % in decode
+        speed, depending on where their pages lie) and, per thread count, decodes --tokens random tokens on
+        each, alternating one token at a time (which model goes first alternates too), then runs --rounds prefills of
+        --prompt tokens, alternating. Prints median and 10th-percentile ms per decoded token, median prefill tok/s, and B ÷ A speed.
         """;
 
-    public static int Run(string[] args)
+    public static Command CreateCommand()
     {
-        Options options;
-        try
+        var files = new Argument<string[]>("A.edge B.edge")
         {
-            options = Parse(args);
-        }
-        catch (ArgumentException e)
+            Description = "The two model files, A and B (one file twice compares kernels, loading or prefetching)",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var kernels = new Option<string?[]>("--kernels")
         {
-            Console.Error.WriteLine($"interleave: {e.Message}");
-            Console.Error.WriteLine(Usage);
-            return 2;
-        }
+            Description = "Two kernel names, one for A and one for B, e.g. avx2,avx512 [default: the fastest kernel for both]",
+            HelpName = "a,b",
+            CustomParser = result => ModeCommandLine.ParseOrReport(result, () =>
+            {
+                string[] names = result.Tokens[0].Value.Split(',', StringSplitOptions.TrimEntries);
+                if (names.Length != 2 || names.Any(string.IsNullOrEmpty))
+                    throw new ArgumentException("--kernels takes two kernel names, one for A and one for B (e.g. avx2,avx512).");
+                foreach (string name in names)
+                    KernelFactory.Select(name); // an unknown name fails here, with the list of kernels this CPU has
+                return names;
+            }),
+        };
+        var inMemory = ModelsFlag("--no-mmap", "Read A, B or both into memory instead of mapping them");
+        var noPrefetch = ModelsFlag("--no-prefetch", "A, B or both: idle workers do not read ahead into the next product");
+        var threads = ModeCommandLine.Threads();
+        var tokens = ModeCommandLine.WholeNumber("--tokens", 400, "Decoded tokens per model and thread count");
+        var prompt = ModeCommandLine.WholeNumber("--prompt", 256, "Tokens per prefill");
+        var rounds = ModeCommandLine.WholeNumber("--rounds", 6, "Prefills per model and thread count");
 
+        var command = new Command("interleave", Description) { files, kernels, inMemory, noPrefetch, threads, tokens, prompt, rounds };
+        // On the command, not the argument: an argument given no words is not validated at all.
+        command.Validators.Add(result =>
+        {
+            var given = result.GetResult(files)?.Tokens.Select(t => t.Value).ToList() ?? [];
+            if (given.FirstOrDefault(f => f.StartsWith('-')) is { } unknown)
+                result.AddError($"Unknown option {unknown}.");
+            else if (given.Count != 2)
+                result.AddError($"Give two model files (got {given.Count}).");
+            else
+                foreach (string file in given)
+                    if (!ModeCommandLine.CheckModelExists(result, file))
+                        break;
+        });
+        command.SetAction(parse =>
+        {
+            string[] models = parse.GetValue(files)!;
+            bool[] neither = [false, false];
+            return Run(new Options(models[0], models[1], parse.ValueOr(kernels, [null, null]), parse.ValueOr(inMemory, neither), parse.ValueOr(noPrefetch, neither),
+                parse.ValueOr(threads, ModeCommandLine.DefaultThreads), parse.GetValue(tokens), parse.GetValue(prompt), parse.GetValue(rounds)));
+        });
+        return command;
+    }
+
+    /// <summary>An option naming A, B or A,B (repeatable): which of the two models it applies to.</summary>
+    static Option<bool[]> ModelsFlag(string name, string description) => new(name)
+    {
+        Description = description,
+        HelpName = "A|B|A,B",
+        Arity = ArgumentArity.OneOrMore,
+        CustomParser = result =>
+        {
+            bool[] applies = [false, false];
+            foreach (string model in ModeCommandLine.ParseList(result, name, m => m))
+            {
+                int index = model switch
+                {
+                    "A" or "a" => 0,
+                    "B" or "b" => 1,
+                    _ => -1,
+                };
+                if (index < 0)
+                {
+                    result.AddError($"{name} takes A, B or A,B (got \"{model}\").");
+                    break;
+                }
+                applies[index] = true;
+            }
+            return applies;
+        },
+    };
+
+    static int Run(Options options)
+    {
         Console.WriteLine("# Two models, one process, alternating token by token");
         Console.WriteLine();
         string Source(int m) => (options.InMemory[m] ? "read into memory" : "mapped") + (options.NoPrefetch[m] ? ", no prefetch" : "");
@@ -117,66 +185,4 @@ static class InterleaveMode
     }
 
     static string Fmt(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
-
-    static Options Parse(string[] args)
-    {
-        var files = new List<string>();
-        int[] threads = [1, 2];
-        string?[] kernels = [null, null];
-        bool[] inMemory = [false, false], noPrefetch = [false, false];
-        int tokens = 400, prompt = 256, rounds = 6;
-        for (int i = 0; i < args.Length; i++)
-        {
-            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
-            int Positive(string name) => int.TryParse(Value(), out int n) && n >= 1 ? n : throw new ArgumentException($"{name} takes a whole number ≥ 1.");
-            switch (args[i])
-            {
-                case "--threads":
-                    threads = [.. Value().Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
-                        .Select(t => int.TryParse(t, out int n) && n >= 1 ? n : throw new ArgumentException($"--threads takes whole numbers ≥ 1 (got \"{t}\")."))];
-                    break;
-                case "--kernels":
-                    string[] names = Value().Split(',', StringSplitOptions.TrimEntries);
-                    if (names.Length != 2 || names.Any(string.IsNullOrEmpty))
-                        throw new ArgumentException("--kernels takes two kernel names, one for A and one for B (e.g. avx2,avx512).");
-                    foreach (string name in names)
-                        KernelFactory.Select(name); // an unknown name fails here, with the list of kernels this CPU has
-                    kernels = names;
-                    break;
-                case "--no-mmap":
-                case "--no-prefetch":
-                    string option = args[i];
-                    foreach (string model in Value().Split(',', StringSplitOptions.TrimEntries))
-                        (option == "--no-mmap" ? inMemory : noPrefetch)[model switch
-                        {
-                            "A" or "a" => 0,
-                            "B" or "b" => 1,
-                            _ => throw new ArgumentException($"{option} takes A, B or A,B (got \"{model}\")."),
-                        }] = true;
-                    break;
-                case "--tokens":
-                    tokens = Positive("--tokens");
-                    break;
-                case "--prompt":
-                    prompt = Positive("--prompt");
-                    break;
-                case "--rounds":
-                    rounds = Positive("--rounds");
-                    break;
-                default:
-                    if (args[i].StartsWith('-'))
-                        throw new ArgumentException($"Unknown option {args[i]}.");
-                    files.Add(args[i]);
-                    break;
-            }
-        }
-        if (files.Count != 2)
-            throw new ArgumentException($"Give two model files (got {files.Count}).");
-        foreach (string file in files)
-            if (!File.Exists(file))
-                throw new ArgumentException($"The model file {file} does not exist (create one with `edge-pack synth --preset 370m -o {file}`).");
-        if (threads.Length == 0)
-            throw new ArgumentException("--threads needs at least one value.");
-        return new Options(files[0], files[1], kernels, inMemory, noPrefetch, threads, tokens, prompt, rounds);
-    }
 }

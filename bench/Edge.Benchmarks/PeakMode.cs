@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
@@ -30,27 +31,44 @@ static class PeakMode
     /// <param name="Run">Runs the given number of loop iterations and returns a value that depends on all of them.</param>
     sealed record Variant(string Name, int MacsPerInstruction, int InstructionsPerChain, int Chains, Func<long, long> Run);
 
-    public const string Usage = """
-        peak [--threads 1,2] [-m model.edge] [--kernels avx2,avx512] [--tokens 64] [--shapes 370m|2.7b|all|none] [--seconds 0.3]
-          Measures the peak int8 multiply-add rate reachable from .NET (register-only vpmaddubsw loops, ymm and zmm),
-          the prefill tok/s it allows for the model's ternary weights (or per G weights without -m), and the G MAC/s
-          of each kernel's batched MatMul on the MMfreeLM shapes with --tokens activation vectors (cache-resident).
+    const string Description = """
+        Measures the peak int8 multiply-add rate reachable from .NET (register-only vpmaddubsw loops, ymm and zmm),
+        the prefill tok/s it allows for the model's ternary weights (or per G weights without -m), and the G MAC/s
+        of each kernel's batched MatMul on the MMfreeLM shapes with --tokens activation vectors (cache-resident).
         """;
 
-    public static int Run(string[] args)
+    public static Command CreateCommand()
     {
-        Options options;
-        try
+        // The batched kernels worth timing against the ceiling: the SIMD ones of this CPU.
+        TernaryKernel[] simd = [.. KernelFactory.Available.Where(k => k.Name is not ("scalar" or "vector128"))];
+        const string defaultShapes = "370m";
+        var threads = ModeCommandLine.Threads();
+        var model = new Option<string?>("--model", "-m")
         {
-            options = Parse(args);
-        }
-        catch (ArgumentException e)
+            Description = "Model file (.edge): the bound is then prefill tok/s for its ternary weights",
+            HelpName = "model.edge",
+            CustomParser = result => ModeCommandLine.CheckModelExists(result, result.Tokens[0].Value) ? result.Tokens[0].Value : null,
+        };
+        var kernels = new Option<TernaryKernel[]>("--kernels")
         {
-            Console.Error.WriteLine($"peak: {e.Message}");
-            Console.Error.WriteLine(Usage);
-            return 2;
-        }
+            Description = $"Comma-separated kernels for the batched MatMul [default: {string.Join(",", simd.Select(k => k.Name))}]",
+            HelpName = "k1,k2",
+            Arity = ArgumentArity.ExactlyOne,
+            CustomParser = result => ModeCommandLine.ParseList(result, "--kernels", KernelFactory.Select),
+        };
+        var tokens = ModeCommandLine.WholeNumber("--tokens", 64, "Activation vectors per batched MatMul");
+        var shapes = ModeCommandLine.Shapes(defaultShapes, withNone: true);
+        var seconds = ModeCommandLine.PositiveNumber("--seconds", 0.3, "Seconds per timed pass");
 
+        var command = new Command("peak", Description) { threads, model, kernels, tokens, shapes, seconds };
+        command.SetAction(parse => Run(new Options(
+            parse.ValueOr(threads, ModeCommandLine.DefaultThreads), parse.GetValue(model), parse.ValueOr(kernels, simd), parse.GetValue(tokens),
+            parse.ValueOr(shapes, ModeCommandLine.ShapesNamed(defaultShapes)), parse.GetValue(seconds))));
+        return command;
+    }
+
+    static int Run(Options options)
+    {
         long? weightsPerToken = null;
         if (options.ModelPath is { } path)
         {
@@ -266,6 +284,10 @@ static class PeakMode
     }
 
     /// <summary>24 independent chains (for CPUs with 32 vector registers).</summary>
+    /// <remarks>
+    /// Chains12's lines twice over, in one loop: not two calls of it nor an array of accumulators, which would leave
+    /// 12 chains in flight or put them in memory; each chain must be a register of its own.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.NoInlining)]
     static long Chains24<TVector, TStep>(long steps) where TVector : struct where TStep : IChainStep<TVector>
     {
@@ -363,55 +385,5 @@ static class PeakMode
         long start = Stopwatch.GetTimestamp();
         executor.MatMul(w, x, sums, n, y);
         return Stopwatch.GetElapsedTime(start).TotalSeconds;
-    }
-
-    static Options Parse(string[] args)
-    {
-        int[] threads = [1, 2];
-        string? model = null;
-        IReadOnlyList<TernaryKernel> kernels = [.. KernelFactory.Available.Where(k => k.Name is not ("scalar" or "vector128"))];
-        int tokens = 64;
-        IReadOnlyList<GemvShape> shapes = [.. GemvShape.All.Where(s => s.Model == "370M")];
-        double seconds = 0.3;
-        for (int i = 0; i < args.Length; i++)
-        {
-            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
-            string[] List() => Value().Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-            switch (args[i])
-            {
-                case "--threads":
-                    threads = [.. List().Select(t => int.TryParse(t, out int n) && n >= 1 ? n : throw new ArgumentException($"--threads takes whole numbers ≥ 1 (got \"{t}\")."))];
-                    break;
-                case "-m" or "--model":
-                    model = Value();
-                    if (!File.Exists(model))
-                        throw new ArgumentException($"The model file {model} does not exist (create one with `edge-pack synth --preset 370m -o {model}`).");
-                    break;
-                case "--kernels":
-                    kernels = [.. List().Select(KernelFactory.Select)];
-                    break;
-                case "--tokens":
-                    tokens = int.TryParse(Value(), out int n) && n >= 1 ? n : throw new ArgumentException("--tokens takes a whole number ≥ 1.");
-                    break;
-                case "--shapes":
-                    string which = Value().ToLowerInvariant();
-                    shapes = which switch
-                    {
-                        "all" => GemvShape.All,
-                        "none" => [],
-                        _ => GemvShape.All.Where(s => s.Model.Equals(which, StringComparison.OrdinalIgnoreCase)).ToList() is { Count: > 0 } picked ? picked
-                            : throw new ArgumentException($"--shapes takes 370m, 2.7b, all or none (got \"{which}\")."),
-                    };
-                    break;
-                case "--seconds":
-                    seconds = double.TryParse(Value(), CultureInfo.InvariantCulture, out double s) && s > 0 ? s : throw new ArgumentException("--seconds takes a positive number.");
-                    break;
-                default:
-                    throw new ArgumentException($"Unknown option {args[i]}.");
-            }
-        }
-        if (threads.Length == 0)
-            throw new ArgumentException("--threads needs at least one value.");
-        return new Options(threads, model, kernels, tokens, shapes, seconds);
     }
 }

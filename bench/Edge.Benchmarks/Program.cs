@@ -12,18 +12,10 @@ public static class Program
 {
     public static int Main(string[] args)
     {
-        if (args.Length > 0 && args[0] == "compare")
-            return CompareMode.Run(args[1..]);
-        if (args.Length > 0 && args[0] == "peak")
-            return PeakMode.Run(args[1..]);
-        if (args.Length > 0 && args[0] == "interleave")
-            return InterleaveMode.Run(args[1..]);
+        if (args.Length > 0 && ModeCommandLine.IsMode(args[0]))
+            return ModeCommandLine.Run(args);
         if (args.Length > 0 && args[0] is "-h" or "--help")
-        {
-            Console.WriteLine(CompareMode.Usage);
-            Console.WriteLine(PeakMode.Usage);
-            Console.WriteLine(InterleaveMode.Usage);
-        }
+            ModeCommandLine.PrintHelp();
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }

@@ -2,6 +2,7 @@ using System.Text;
 using Edge.Runtime;
 using Edge.Runtime.Generation;
 using Edge.Runtime.Sampling;
+using Edge.Tests.Shared;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -11,23 +12,9 @@ namespace Edge.Extensions.AI.Tests;
 /// <summary>The bundled model, loaded once; the tests that generate on it run one at a time (one collection).</summary>
 public sealed class ModelFixture : IDisposable
 {
-    public ModelFixture()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-        {
-            string candidate = System.IO.Path.Combine(dir.FullName, "models", BundledModel.FileName);
-            if (File.Exists(candidate))
-            {
-                Path = candidate;
-                break;
-            }
-        }
-        if (Path is null)
-            throw new FileNotFoundException($"models/{BundledModel.FileName} was not found above the test binary.");
-        Model = EdgeModel.Load(Path, new LoadOptions { Threads = 2 });
-    }
+    public ModelFixture() => Model = EdgeModel.Load(Path, new LoadOptions { Threads = 2 });
 
-    public string Path { get; } = null!;
+    public string Path { get; } = RepositoryFile.BundledModel();
 
     public EdgeModel Model { get; }
 

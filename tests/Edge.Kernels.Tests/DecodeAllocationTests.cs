@@ -1,6 +1,7 @@
 using Edge.Format.Container;
 using Edge.Runtime.Kernels;
 using Edge.Runtime.Model;
+using Edge.Tests.Shared;
 
 namespace Edge.Kernels.Tests;
 
@@ -106,15 +107,7 @@ static class SyntheticModel
 
     static void Ternary(ModelFileWriter writer, TensorType layout, string prefix, int rows, int columns, Random rng)
     {
-        int rowBytes = TensorTypes.TernaryRowBytes(layout, columns);
-        var packed = new byte[rows * rowBytes];
-        var row = new sbyte[columns];
-        for (int r = 0; r < rows; r++)
-        {
-            for (int c = 0; c < columns; c++)
-                row[c] = (sbyte)rng.Next(-1, 2);
-            TensorTypes.PackTernaryRow(layout, row, packed.AsSpan(r * rowBytes, rowBytes));
-        }
+        var packed = RandomTernary.PackedRows(layout, rows, columns, rng);
         writer.AddTensor(prefix + ".weight", layout, [rows, columns], packed, scale: 0.05f + rng.NextSingle() * 0.01f);
         Vector(writer, prefix + ".norm.weight", columns, rng);
     }

@@ -4,6 +4,7 @@ using Edge.Format.Numerics;
 using Edge.Offload.Emulator;
 using Edge.Offload.Protocol;
 using Edge.Offload.Simulation;
+using Edge.Tests.Shared;
 
 namespace Edge.Offload.Tests;
 
@@ -19,13 +20,7 @@ static class RtlLibrary
         string? path = Environment.GetEnvironmentVariable(OffloadTarget.RtlLibraryVariable);
         if (!string.IsNullOrEmpty(path))
             return path;
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "fpga", "build", "cosim", "libtmv_rtl.so");
-            if (File.Exists(candidate))
-                return candidate;
-        }
-        return null;
+        return RepositoryFile.Find("fpga", "build", "cosim", "libtmv_rtl.so");
     }
 
     public static string Require()

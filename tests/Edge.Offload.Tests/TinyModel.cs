@@ -1,5 +1,6 @@
 using Edge.Format.Container;
 using Edge.Runtime.Model;
+using Edge.Tests.Shared;
 
 namespace Edge.Offload.Tests;
 
@@ -63,15 +64,7 @@ internal sealed class TinyModel : IDisposable
 
     static void AddBitLinear(ModelFileWriter w, Random rng, TensorType layout, string name, int rows, int columns)
     {
-        int rowBytes = TensorTypes.TernaryRowBytes(layout, columns);
-        var packed = new byte[rows * rowBytes];
-        var row = new sbyte[columns];
-        for (int r = 0; r < rows; r++)
-        {
-            for (int k = 0; k < columns; k++)
-                row[k] = (sbyte)rng.Next(-1, 2);
-            TensorTypes.PackTernaryRow(layout, row, packed.AsSpan(r * rowBytes, rowBytes));
-        }
+        var packed = RandomTernary.PackedRows(layout, rows, columns, rng);
         w.AddTensor(name + ".weight", layout, [rows, columns], packed, scale: 0.05f + 0.01f * (float)rng.NextDouble());
         AddVector(w, rng, name + ".norm.weight", columns);
     }

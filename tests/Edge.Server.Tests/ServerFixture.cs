@@ -1,32 +1,14 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 using Edge.Runtime;
+using Edge.Tests.Shared;
 
 namespace Edge.Server.Tests;
 
 /// <summary>The bundled model, loaded once for all server tests (each test starts its own server on a free port).</summary>
 public sealed class ModelFixture : IDisposable
 {
-    public ModelFixture()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        for (; dir != null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "models", BundledModel.FileName);
-            if (File.Exists(candidate))
-            {
-                Path_ = candidate;
-                break;
-            }
-        }
-        if (Path_ is null)
-            throw new FileNotFoundException($"models/{BundledModel.FileName} was not found above the test binary.");
-        Model = EdgeModel.Load(Path_, new LoadOptions { Threads = 2 });
-    }
-
-    public string Path_ { get; } = null!;
-
-    public EdgeModel Model { get; }
+    public EdgeModel Model { get; } = EdgeModel.Load(RepositoryFile.BundledModel(), new LoadOptions { Threads = 2 });
 
     /// <summary>The scheduler and the solo runs share the model; tests that use it run one at a time.</summary>
     public SemaphoreSlim Gate { get; } = new(1, 1);
@@ -48,6 +30,29 @@ internal sealed class TestServer : IAsyncDisposable
 
     public EdgeServer Server { get; }
     public HttpClient Client { get; }
+
+    /// <summary>Set by <see cref="StartAlone"/>: the gate this server holds until it is disposed.</summary>
+    SemaphoreSlim? _gate;
+
+    /// <summary>
+    /// <see cref="Start"/> once no other test is using the shared model (<see cref="ModelFixture.Gate"/>); disposing
+    /// the server lets the next one in.
+    /// </summary>
+    public static async Task<TestServer> StartAlone(ModelFixture fixture, Func<ServeOptions, ServeOptions>? configure = null)
+    {
+        await fixture.Gate.WaitAsync(TestContext.Current.CancellationToken);
+        try
+        {
+            var server = await Start(fixture, configure);
+            server._gate = fixture.Gate;
+            return server;
+        }
+        catch
+        {
+            fixture.Gate.Release();
+            throw;
+        }
+    }
 
     public static async Task<TestServer> Start(ModelFixture fixture, Func<ServeOptions, ServeOptions>? configure = null)
     {
@@ -91,7 +96,14 @@ internal sealed class TestServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        Client.Dispose();
-        await Server.DisposeAsync();
+        try
+        {
+            Client.Dispose();
+            await Server.DisposeAsync();
+        }
+        finally
+        {
+            _gate?.Release();
+        }
     }
 }

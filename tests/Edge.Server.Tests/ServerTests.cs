@@ -67,89 +67,65 @@ public sealed class ServerTests(ModelFixture fixture)
     [Fact]
     public async Task StreamingSendsSseChunksEndingInDoneWithTheSameText()
     {
-        await fixture.Gate.WaitAsync(Ct);
-        try
-        {
-            await using var server = await TestServer.Start(fixture);
-            var (_, whole) = await server.Post("/v1/completions", Completion(Prompts[0], 20));
-            var events = await server.Stream("/v1/completions", Completion(Prompts[0], 20, stream: true, extra: ""","stream_options":{"include_usage":true}"""));
-            Assert.Equal("[DONE]", events[^1]);
-            var chunks = events[..^1].Select(e => JsonDocument.Parse(e).RootElement).ToList();
-            var text = string.Concat(chunks.Where(c => c.GetProperty("choices").GetArrayLength() > 0).Select(c => c.GetProperty("choices")[0].GetProperty("text").GetString()));
-            Assert.Equal(whole.GetProperty("choices")[0].GetProperty("text").GetString(), text);
-            Assert.True(chunks.Count >= 3);
-            var finish = chunks.Last(c => c.GetProperty("choices").GetArrayLength() > 0).GetProperty("choices")[0].GetProperty("finish_reason");
-            Assert.Equal("length", finish.GetString());
-            Assert.Equal(20, chunks[^1].GetProperty("usage").GetProperty("completion_tokens").GetInt32());
-            Assert.All(chunks, c => Assert.Equal(chunks[0].GetProperty("id").GetString(), c.GetProperty("id").GetString()));
+        await using var server = await TestServer.StartAlone(fixture);
+        var (_, whole) = await server.Post("/v1/completions", Completion(Prompts[0], 20));
+        var events = await server.Stream("/v1/completions", Completion(Prompts[0], 20, stream: true, extra: ""","stream_options":{"include_usage":true}"""));
+        Assert.Equal("[DONE]", events[^1]);
+        var chunks = events[..^1].Select(e => JsonDocument.Parse(e).RootElement).ToList();
+        var text = string.Concat(chunks.Where(c => c.GetProperty("choices").GetArrayLength() > 0).Select(c => c.GetProperty("choices")[0].GetProperty("text").GetString()));
+        Assert.Equal(whole.GetProperty("choices")[0].GetProperty("text").GetString(), text);
+        Assert.True(chunks.Count >= 3);
+        var finish = chunks.Last(c => c.GetProperty("choices").GetArrayLength() > 0).GetProperty("choices")[0].GetProperty("finish_reason");
+        Assert.Equal("length", finish.GetString());
+        Assert.Equal(20, chunks[^1].GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+        Assert.All(chunks, c => Assert.Equal(chunks[0].GetProperty("id").GetString(), c.GetProperty("id").GetString()));
 
-            var chat = await server.Stream("/v1/chat/completions", """{"messages":[{"role":"user","content":"Who made the heaven?"}],"max_tokens":12,"temperature":0,"stream":true}""");
-            Assert.Equal("[DONE]", chat[^1]);
-            var first = JsonDocument.Parse(chat[0]).RootElement;
-            Assert.Equal("chat.completion.chunk", first.GetProperty("object").GetString());
-            Assert.Equal("assistant", first.GetProperty("choices")[0].GetProperty("delta").GetProperty("role").GetString());
-            var last = JsonDocument.Parse(chat[^2]).RootElement.GetProperty("choices")[0];
-            Assert.True(last.GetProperty("finish_reason").GetString() is "stop" or "length");
-        }
-        finally
-        {
-            fixture.Gate.Release();
-        }
+        var chat = await server.Stream("/v1/chat/completions", """{"messages":[{"role":"user","content":"Who made the heaven?"}],"max_tokens":12,"temperature":0,"stream":true}""");
+        Assert.Equal("[DONE]", chat[^1]);
+        var first = JsonDocument.Parse(chat[0]).RootElement;
+        Assert.Equal("chat.completion.chunk", first.GetProperty("object").GetString());
+        Assert.Equal("assistant", first.GetProperty("choices")[0].GetProperty("delta").GetProperty("role").GetString());
+        var last = JsonDocument.Parse(chat[^2]).RootElement.GetProperty("choices")[0];
+        Assert.True(last.GetProperty("finish_reason").GetString() is "stop" or "length");
     }
 
     [Fact]
     public async Task ADisconnectedClientsGenerationIsCancelledAndItsSlotFreed()
     {
-        await fixture.Gate.WaitAsync(Ct);
-        try
+        await using var server = await TestServer.StartAlone(fixture, o => o with { Parallel = 1, Queue = 0 });
+        using (var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct))
         {
-            await using var server = await TestServer.Start(fixture, o => o with { Parallel = 1, Queue = 0 });
-            using (var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct))
-            {
-                using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions") { Content = new StringContent(Completion(Prompts[1], 4000, stream: true, extra: ""","ignore_eos":true"""), Encoding.UTF8, "application/json") };
-                using var response = await server.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cts.Token);
-                using var stream = await response.Content.ReadAsStreamAsync(cts.Token);
-                var buffer = new byte[64];
-                Assert.True(await stream.ReadAsync(buffer, cts.Token) > 0);
-                Assert.Equal(1, server.Server.Scheduler.Active);
-                cts.Cancel();
-            }
-            for (int i = 0; i < 200 && server.Server.Scheduler.Active > 0; i++)
-                await Task.Delay(25, Ct);
-            Assert.Equal(0, server.Server.Scheduler.Active);
-            var metrics = await server.Client.GetStringAsync("/metrics", Ct);
-            Assert.Contains("edge_requests_cancelled_total 1", metrics);
-            // The slot serves the next request.
-            var (status, _) = await server.Post("/v1/completions", Completion(Prompts[2], 4));
-            Assert.Equal(200, status);
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions") { Content = new StringContent(Completion(Prompts[1], 4000, stream: true, extra: ""","ignore_eos":true"""), Encoding.UTF8, "application/json") };
+            using var response = await server.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cts.Token);
+            using var stream = await response.Content.ReadAsStreamAsync(cts.Token);
+            var buffer = new byte[64];
+            Assert.True(await stream.ReadAsync(buffer, cts.Token) > 0);
+            Assert.Equal(1, server.Server.Scheduler.Active);
+            cts.Cancel();
         }
-        finally
-        {
-            fixture.Gate.Release();
-        }
+        for (int i = 0; i < 200 && server.Server.Scheduler.Active > 0; i++)
+            await Task.Delay(25, Ct);
+        Assert.Equal(0, server.Server.Scheduler.Active);
+        var metrics = await server.Client.GetStringAsync("/metrics", Ct);
+        Assert.Contains("edge_requests_cancelled_total 1", metrics);
+        // The slot serves the next request.
+        var (status, _) = await server.Post("/v1/completions", Completion(Prompts[2], 4));
+        Assert.Equal(200, status);
     }
 
     [Fact]
     public async Task AFullQueueAnswers429WithRetryAfter()
     {
-        await fixture.Gate.WaitAsync(Ct);
-        try
-        {
-            await using var server = await TestServer.Start(fixture, o => o with { Parallel = 1, Queue = 0 });
-            using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions") { Content = new StringContent(Completion(Prompts[1], 4000, stream: true, extra: ""","ignore_eos":true"""), Encoding.UTF8, "application/json") };
-            using var busy = await server.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cts.Token);
-            using var second = await server.Client.PostAsync("/v1/completions", new StringContent(Completion(Prompts[0], 4), Encoding.UTF8, "application/json"), Ct);
-            Assert.Equal(HttpStatusCode.TooManyRequests, second.StatusCode);
-            Assert.NotNull(second.Headers.RetryAfter);
-            var error = JsonDocument.Parse(await second.Content.ReadAsStringAsync(Ct)).RootElement.GetProperty("error");
-            Assert.Equal("queue_full", error.GetProperty("code").GetString());
-            cts.Cancel();
-        }
-        finally
-        {
-            fixture.Gate.Release();
-        }
+        await using var server = await TestServer.StartAlone(fixture, o => o with { Parallel = 1, Queue = 0 });
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions") { Content = new StringContent(Completion(Prompts[1], 4000, stream: true, extra: ""","ignore_eos":true"""), Encoding.UTF8, "application/json") };
+        using var busy = await server.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cts.Token);
+        using var second = await server.Client.PostAsync("/v1/completions", new StringContent(Completion(Prompts[0], 4), Encoding.UTF8, "application/json"), Ct);
+        Assert.Equal(HttpStatusCode.TooManyRequests, second.StatusCode);
+        Assert.NotNull(second.Headers.RetryAfter);
+        var error = JsonDocument.Parse(await second.Content.ReadAsStringAsync(Ct)).RootElement.GetProperty("error");
+        Assert.Equal("queue_full", error.GetProperty("code").GetString());
+        cts.Cancel();
     }
 
     [Theory]
@@ -257,47 +233,31 @@ public sealed class ServerTests(ModelFixture fixture)
     [Fact]
     public async Task StopStringsEndTheTextBeforeTheStop()
     {
-        await fixture.Gate.WaitAsync(Ct);
-        try
-        {
-            await using var server = await TestServer.Start(fixture);
-            var (_, free) = await server.Post("/v1/completions", Completion(Prompts[0], 30));
-            string text = free.GetProperty("choices")[0].GetProperty("text").GetString()!;
-            string stop = text.Trim().Split(' ')[1];
-            var (_, stopped) = await server.Post("/v1/completions", Completion(Prompts[0], 30, extra: $",\"stop\":{JsonSerializer.Serialize(stop)}"));
-            var choice = stopped.GetProperty("choices")[0];
-            Assert.Equal("stop", choice.GetProperty("finish_reason").GetString());
-            Assert.Equal(text[..text.IndexOf(stop, StringComparison.Ordinal)], choice.GetProperty("text").GetString());
-            var events = await server.Stream("/v1/completions", Completion(Prompts[0], 30, stream: true, extra: $",\"stop\":[{JsonSerializer.Serialize(stop)}]"));
-            var streamed = string.Concat(events[..^1].Select(e => JsonDocument.Parse(e).RootElement.GetProperty("choices")[0].GetProperty("text").GetString()));
-            Assert.Equal(choice.GetProperty("text").GetString(), streamed);
-        }
-        finally
-        {
-            fixture.Gate.Release();
-        }
+        await using var server = await TestServer.StartAlone(fixture);
+        var (_, free) = await server.Post("/v1/completions", Completion(Prompts[0], 30));
+        string text = free.GetProperty("choices")[0].GetProperty("text").GetString()!;
+        string stop = text.Trim().Split(' ')[1];
+        var (_, stopped) = await server.Post("/v1/completions", Completion(Prompts[0], 30, extra: $",\"stop\":{JsonSerializer.Serialize(stop)}"));
+        var choice = stopped.GetProperty("choices")[0];
+        Assert.Equal("stop", choice.GetProperty("finish_reason").GetString());
+        Assert.Equal(text[..text.IndexOf(stop, StringComparison.Ordinal)], choice.GetProperty("text").GetString());
+        var events = await server.Stream("/v1/completions", Completion(Prompts[0], 30, stream: true, extra: $",\"stop\":[{JsonSerializer.Serialize(stop)}]"));
+        var streamed = string.Concat(events[..^1].Select(e => JsonDocument.Parse(e).RootElement.GetProperty("choices")[0].GetProperty("text").GetString()));
+        Assert.Equal(choice.GetProperty("text").GetString(), streamed);
     }
 
     [Fact]
     public async Task AChatsSecondTurnRestoresTheCachedHistory()
     {
-        await fixture.Gate.WaitAsync(Ct);
-        try
-        {
-            await using var server = await TestServer.Start(fixture);
-            string system = JsonSerializer.Serialize(string.Join(' ', Enumerable.Repeat("Thou art a scribe of the king, and thou answerest in the words of the book.", 6)));
-            var (code, first) = await server.Post("/v1/chat/completions", $$"""{"messages":[{"role":"system","content":{{system}}},{"role":"user","content":"Who is the king?"}],"max_tokens":8,"temperature":0}""");
-            Assert.Equal(200, code);
-            Assert.Equal(0, first.GetProperty("usage").GetProperty("prompt_tokens_details").GetProperty("cached_tokens").GetInt32());
-            var (_, second) = await server.Post("/v1/chat/completions", $$"""{"messages":[{"role":"system","content":{{system}}},{"role":"user","content":"Where is the temple?"}],"max_tokens":8,"temperature":0}""");
-            var usage = second.GetProperty("usage");
-            int cached = usage.GetProperty("prompt_tokens_details").GetProperty("cached_tokens").GetInt32();
-            Assert.InRange(cached, 60, usage.GetProperty("prompt_tokens").GetInt32() - 1);
-            Assert.Equal("assistant", second.GetProperty("choices")[0].GetProperty("message").GetProperty("role").GetString());
-        }
-        finally
-        {
-            fixture.Gate.Release();
-        }
+        await using var server = await TestServer.StartAlone(fixture);
+        string system = JsonSerializer.Serialize(string.Join(' ', Enumerable.Repeat("Thou art a scribe of the king, and thou answerest in the words of the book.", 6)));
+        var (code, first) = await server.Post("/v1/chat/completions", $$"""{"messages":[{"role":"system","content":{{system}}},{"role":"user","content":"Who is the king?"}],"max_tokens":8,"temperature":0}""");
+        Assert.Equal(200, code);
+        Assert.Equal(0, first.GetProperty("usage").GetProperty("prompt_tokens_details").GetProperty("cached_tokens").GetInt32());
+        var (_, second) = await server.Post("/v1/chat/completions", $$"""{"messages":[{"role":"system","content":{{system}}},{"role":"user","content":"Where is the temple?"}],"max_tokens":8,"temperature":0}""");
+        var usage = second.GetProperty("usage");
+        int cached = usage.GetProperty("prompt_tokens_details").GetProperty("cached_tokens").GetInt32();
+        Assert.InRange(cached, 60, usage.GetProperty("prompt_tokens").GetInt32() - 1);
+        Assert.Equal("assistant", second.GetProperty("choices")[0].GetProperty("message").GetProperty("role").GetString());
     }
 }

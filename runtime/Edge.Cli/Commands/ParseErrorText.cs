@@ -6,7 +6,7 @@ namespace Edge.CommandLine;
 /// <summary>
 /// One line on stderr for a command line that does not parse, in place of System.CommandLine's default (every error,
 /// then the whole help on stdout, which breaks a <c>--json</c> pipe, and .NET type names such as "System.Single").
-/// Shared by <c>edge</c> and <c>edge-pack</c>.
+/// Shared by <c>edge</c>, <c>edge-pack</c> and the modes of bench/Edge.Benchmarks.
 /// </summary>
 static class ParseErrorText
 {

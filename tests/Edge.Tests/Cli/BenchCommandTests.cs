@@ -1,25 +1,11 @@
 using System.Text.Json;
-using Edge.Packer;
 using Edge.Runtime.Diagnostics;
+using Edge.Tests.Helpers;
 
 namespace Edge.Tests.Cli;
 
-public sealed class BenchCommandTests : IDisposable
+public sealed class BenchCommandTests() : TinyModelTests(temp => TestModels.WriteSynthetic(temp.File("tiny.edge"), seed: 7))
 {
-    /// <summary>A small synthetic model (edge-pack synth), so the command runs end to end in a moment.</summary>
-    static readonly SyntheticShape Shape = new("tiny", Hidden: 64, Layers: 2, Vocab: 600, Intermediate: 96);
-
-    readonly string _dir = Directory.CreateTempSubdirectory("edge-bench-test-").FullName;
-    readonly string _model;
-
-    public BenchCommandTests()
-    {
-        _model = Path.Combine(_dir, "tiny.edge");
-        new SyntheticModel(TextWriter.Null).Write(Shape, seed: 7, _model, name: null, force: false, TestContext.Current.CancellationToken);
-    }
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
     /// <summary>Small sizes everywhere (the test checks what is reported, not how fast); a flag in extra replaces the default.</summary>
     string[] Args(params string[] extra)
     {
@@ -32,25 +18,17 @@ public sealed class BenchCommandTests : IDisposable
         return [.. args];
     }
 
-    static async Task<(int Code, string Out, string Err)> Run(string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = await Edge.Cli.Program.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
-
     [Fact]
     public async Task Json_has_one_object_per_thread_count_with_the_documented_fields()
     {
-        var (code, output, error) = await Run(Args("-t", "1,2", "--output", "json"));
+        var (code, output, error) = await CliRun.InvokeAsync(Args("-t", "1,2", "--output", "json"));
 
         Assert.True(code == 0, error);
         using var doc = JsonDocument.Parse(output);
         var runs = doc.RootElement.EnumerateArray().ToArray();
         Assert.Equal([1, 2], runs.Select(r => r.GetProperty("threads").GetInt32()));
         long modelBytes = new FileInfo(_model).Length;
-        var c = Shape.ToConfig();
+        var c = TestModels.TinyShape.ToConfig();
         long ternaryBytes = 64L * (c.VocabSize + c.NumHiddenLayers * (4 * c.HiddenSize + 2 * c.IntermediateSize))
             + c.NumHiddenLayers * c.HiddenSize * 256L / 4; // down_proj rows: K = 96 padded to 256
         foreach (var run in runs)
@@ -87,7 +65,7 @@ public sealed class BenchCommandTests : IDisposable
     [Fact]
     public async Task No_mmap_reads_the_model_into_memory_and_reports_nothing_mapped()
     {
-        var (code, output, error) = await Run(Args("-t", "1", "--output", "json", "--no-mmap"));
+        var (code, output, error) = await CliRun.InvokeAsync(Args("-t", "1", "--output", "json", "--no-mmap"));
 
         Assert.True(code == 0, error);
         using var doc = JsonDocument.Parse(output);
@@ -100,7 +78,7 @@ public sealed class BenchCommandTests : IDisposable
     [Fact]
     public async Task Markdown_prints_a_table_row_per_thread_count()
     {
-        var (code, output, error) = await Run(Args("-t", "2,1"));
+        var (code, output, error) = await CliRun.InvokeAsync(Args("-t", "2,1"));
 
         Assert.True(code == 0, error);
         var lines = output.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
@@ -119,12 +97,12 @@ public sealed class BenchCommandTests : IDisposable
         if (CpuCaches.LastLevelBytes is not long cache)
             return; // the system does not say: nothing to compare with
         int cacheMib = (int)(cache >> 20);
-        var (code, output, error) = await Run(Args("-t", "1", "--bandwidth-mib", $"{Math.Max(cacheMib, 1)}"));
+        var (code, output, error) = await CliRun.InvokeAsync(Args("-t", "1", "--bandwidth-mib", $"{Math.Max(cacheMib, 1)}"));
         Assert.True(code == 0, error);
         Assert.Contains("bandwidth buffer fits in this CPU's", output);
         Assert.Contains("a token reads fit in this CPU's", output); // the tiny model's few KiB always do
 
-        (code, output, error) = await Run(Args("-t", "1", "--bandwidth-mib", $"{cacheMib + 8}"));
+        (code, output, error) = await CliRun.InvokeAsync(Args("-t", "1", "--bandwidth-mib", $"{cacheMib + 8}"));
         Assert.True(code == 0, error);
         Assert.DoesNotContain("bandwidth buffer fits", output);
     }
@@ -166,7 +144,7 @@ public sealed class BenchCommandTests : IDisposable
     [InlineData("--bandwidth-mib 1000000000 needs more than half", "--bandwidth-mib", "1000000000")]
     public async Task Bad_flags_fail_with_a_message_naming_the_flag(string expected, string flag, string value)
     {
-        var (code, output, error) = await Run(Args(flag, value));
+        var (code, output, error) = await CliRun.InvokeAsync(Args(flag, value));
 
         Assert.NotEqual(0, code);
         Assert.Matches(expected, error);
@@ -176,7 +154,7 @@ public sealed class BenchCommandTests : IDisposable
     [Fact]
     public async Task Missing_model_file_is_reported()
     {
-        var (code, _, error) = await Run(["bench", "-m", Path.Combine(_dir, "absent.edge")]);
+        var (code, _, error) = await CliRun.InvokeAsync(["bench", "-m", _temp.File("absent.edge")]);
 
         Assert.Equal(1, code);
         Assert.Contains("does not exist", error);

@@ -1,12 +1,12 @@
 using System.Diagnostics;
-using Edge.Tests.EndToEnd;
 using Edge.Tests.Helpers;
+using Edge.Tests.Shared;
 
 namespace Edge.Tests.Cli;
 
 public class ChatAndPromptCacheTests
 {
-    static readonly string Model = BundledModelTests.ModelPath;
+    static readonly string Model = RepositoryFile.BundledModel();
 
     [Fact]
     public void GenerateStopsAtAStopStringWithoutPrintingIt()

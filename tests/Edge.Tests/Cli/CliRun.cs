@@ -1,14 +1,16 @@
+using Edge.Tests.Helpers;
+
 namespace Edge.Tests.Cli;
 
 /// <summary>Runs the edge CLI in-process and captures what it prints.</summary>
 public sealed record CliRun(int ExitCode, string Stdout, string Stderr)
 {
-    public static CliRun Invoke(params string[] args)
+    public static CliRun Invoke(params string[] args) => InvokeAsync(args).GetAwaiter().GetResult();
+
+    public static async Task<CliRun> InvokeAsync(params string[] args)
     {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = Edge.Cli.Program.Run(args, stdout, stderr).GetAwaiter().GetResult();
-        return new CliRun(code, stdout.ToString(), stderr.ToString());
+        var (code, stdout, stderr) = await ProgramRun.Capture(Edge.Cli.Program.Run, args);
+        return new CliRun(code, stdout, stderr);
     }
 
     public string LastLine => Stdout.TrimEnd('\n').Split('\n')[^1];

@@ -5,20 +5,8 @@ using Edge.Tests.Packer;
 
 namespace Edge.Tests.Cli;
 
-public sealed class CliTests : IDisposable
+public sealed class CliTests() : TinyModelTests(temp => TestModels.PackTinyCheckpoint(temp, seed: 3))
 {
-    readonly TempDirectory _temp = new();
-    readonly string _model;
-
-    public CliTests()
-    {
-        var checkpoint = TinyCheckpoint.Create(_temp.Folder("ckpt"), new TinyCheckpointOptions { Seed = 3 });
-        _model = _temp.File("tiny.edge");
-        Assert.Equal(0, PackerRun.Invoke(checkpoint.Directory, "-o", _model).ExitCode);
-    }
-
-    public void Dispose() => _temp.Dispose();
-
     [Fact]
     public void GenerateWithJsonEndsWithOneCompactObject()
     {

@@ -6,20 +6,8 @@ using Edge.Tests.Packer;
 namespace Edge.Tests.Cli;
 
 /// <summary>Mistakes a new user makes on the command line: each is one line on stderr in users' words, nothing on stdout.</summary>
-public sealed class CliUsageErrorTests : IDisposable
+public sealed class CliUsageErrorTests() : TinyModelTests(temp => TestModels.PackTinyCheckpoint(temp, seed: 5))
 {
-    readonly TempDirectory _temp = new();
-    readonly string _model;
-
-    public CliUsageErrorTests()
-    {
-        var checkpoint = TinyCheckpoint.Create(_temp.Folder("ckpt"), new TinyCheckpointOptions { Seed = 5 });
-        _model = _temp.File("tiny.edge");
-        Assert.Equal(0, PackerRun.Invoke(checkpoint.Directory, "-o", _model).ExitCode);
-    }
-
-    public void Dispose() => _temp.Dispose();
-
     static void AssertOneLine(CliRun run, params string[] fragments)
     {
         run.AssertError(fragments);

@@ -1,23 +1,10 @@
-using Edge.Packer;
+using Edge.Tests.Helpers;
 
 namespace Edge.Tests.Cli;
 
 /// <summary>`edge serve` and `edge serve bench` at the command line: one-line errors, and the bench end to end.</summary>
-public sealed class ServeCommandTests : IDisposable
+public sealed class ServeCommandTests() : TinyModelTests(temp => TestModels.WriteSynthetic(temp.File("tiny.edge"), seed: 3))
 {
-    static readonly SyntheticShape Shape = new("tiny", Hidden: 64, Layers: 2, Vocab: 600, Intermediate: 96);
-
-    readonly string _dir = Directory.CreateTempSubdirectory("edge-serve-test-").FullName;
-    readonly string _model;
-
-    public ServeCommandTests()
-    {
-        _model = Path.Combine(_dir, "tiny.edge");
-        new SyntheticModel(TextWriter.Null).Write(Shape, seed: 3, _model, name: null, force: false, TestContext.Current.CancellationToken);
-    }
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
     [Theory]
     [InlineData(new[] { "--port", "abc" }, "--port", "edge serve --help")]
     [InlineData(new[] { "--port", "70000" }, "--port must be in [0, 65535]")]
@@ -35,7 +22,7 @@ public sealed class ServeCommandTests : IDisposable
 
     [Fact]
     public void AMissingModelIsOneLine() =>
-        CliRun.Invoke("serve", "-m", Path.Combine(_dir, "missing.edge")).AssertError("missing.edge");
+        CliRun.Invoke("serve", "-m", _temp.File("missing.edge")).AssertError("missing.edge");
 
     [Theory]
     [InlineData(new[] { "-N", "0" }, "--streams")]

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Edge.Runtime;
 using Edge.Runtime.Generation;
 using Edge.Runtime.Sampling;
+using Edge.Tests.Shared;
 
 namespace Edge.Tests.EndToEnd;
 
@@ -13,21 +14,6 @@ public sealed class BundledModelTests
 {
     static readonly string FixtureDir = Path.Combine(AppContext.BaseDirectory, "Fixtures", "bundled");
 
-    /// <summary>The repository's models/ folder, found from the test binary's location.</summary>
-    public static string ModelPath
-    {
-        get
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            {
-                string candidate = Path.Combine(dir.FullName, "models", "kjv-brown-36m.edge");
-                if (File.Exists(candidate))
-                    return candidate;
-            }
-            throw new FileNotFoundException("models/kjv-brown-36m.edge was not found above the test binary.");
-        }
-    }
-
     public static TheoryData<string> PromptTexts => new(OfficialParityTests.Prompts(FixtureDir).Select(p => p.Text));
 
     [Theory]
@@ -35,7 +21,7 @@ public sealed class BundledModelTests
     public void LogitsMatchTheTrainingImplementation(string text)
     {
         var expected = OfficialParityTests.Prompts(FixtureDir).Single(p => p.Text == text);
-        using var model = EdgeModel.Load(ModelPath, new LoadOptions { VerifyChecksums = true });
+        using var model = EdgeModel.Load(RepositoryFile.BundledModel(), new LoadOptions { VerifyChecksums = true });
         Assert.Equal(expected.Ids, model.Tokenizer.Encode(text));
         var state = model.Model.CreateState();
         var logits = new float[model.Config.VocabSize];
@@ -55,7 +41,7 @@ public sealed class BundledModelTests
     public async Task GreedyTokensMatchTheTrainingImplementation(string text)
     {
         var expected = OfficialParityTests.Prompts(FixtureDir).Single(p => p.Text == text);
-        using var model = EdgeModel.Load(ModelPath);
+        using var model = EdgeModel.Load(RepositoryFile.BundledModel());
         var generator = new Generator(model);
         var request = new GenerationRequest { Prompt = text, MaxTokens = expected.Greedy.Length, Sampling = SamplingOptions.Greedy };
         var result = await generator.CompleteAsync(request, TestContext.Current.CancellationToken);
@@ -68,8 +54,8 @@ public sealed class BundledModelTests
     [Fact]
     public void ReadIntoMemoryTheModelComputesTheSameLogitsAsMapped()
     {
-        using var mapped = EdgeModel.Load(ModelPath, new LoadOptions { Threads = 1 });
-        using var read = EdgeModel.Load(ModelPath, new LoadOptions { Threads = 1, MemoryMap = false });
+        using var mapped = EdgeModel.Load(RepositoryFile.BundledModel(), new LoadOptions { Threads = 1 });
+        using var read = EdgeModel.Load(RepositoryFile.BundledModel(), new LoadOptions { Threads = 1, MemoryMap = false });
         Assert.True(mapped.File.IsMapped);
         Assert.False(read.File.IsMapped);
         var ids = mapped.Tokenizer.Encode("And God said, Let there be light");
@@ -83,7 +69,7 @@ public sealed class BundledModelTests
     [Fact]
     public void TokenizesLikeSentencePieceIncludingWhitespaceCollapsing()
     {
-        using var model = EdgeModel.Load(ModelPath);
+        using var model = EdgeModel.Load(RepositoryFile.BundledModel());
         string[] lines = File.ReadAllText(Path.Combine(FixtureDir, "tokenizer-reference.txt")).TrimEnd('\n').Split('\n');
         string[] ids = File.ReadAllText(Path.Combine(FixtureDir, "tokenizer-reference.ids")).TrimEnd('\n').Split('\n');
         Assert.Equal(lines.Length, ids.Length);

@@ -1,6 +1,7 @@
 using Edge.Runtime;
 using Edge.Runtime.Generation;
 using Edge.Runtime.Sampling;
+using Edge.Tests.Shared;
 
 namespace Edge.Tests.EndToEnd;
 
@@ -15,7 +16,7 @@ public sealed class MinTokensTests
     [Fact]
     public async Task NoGenerationEndsBeforeMinTokens()
     {
-        using var model = EdgeModel.Load(BundledModelTests.ModelPath, new LoadOptions { Threads = 1 });
+        using var model = EdgeModel.Load(RepositoryFile.BundledModel(), new LoadOptions { Threads = 1 });
         var generator = new Generator(model);
         int endedAtOnce = 0;
         for (ulong seed = 1; seed <= 20; seed++)

@@ -5,6 +5,7 @@ using Edge.Packer.Safetensors;
 using Edge.Runtime;
 using Edge.Runtime.Generation;
 using Edge.Runtime.Sampling;
+using Edge.Tests.Cli;
 using Edge.Tests.Helpers;
 using Edge.Tests.Packer;
 using Edge.Tests.Reference;
@@ -123,13 +124,9 @@ public sealed class OfficialParityTests : IDisposable
     public async Task TheCliPrintsTheOfficialGreedyTokensAsJson()
     {
         var expected = Prompts().First();
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = await Edge.Cli.Program.Run(
-            ["generate", "-m", _model, "-p", expected.Text, "-n", expected.Greedy.Length.ToString(), "--temp", "0", "--json"], stdout, stderr);
-        Assert.True(code == 0, stderr.ToString());
-        string last = stdout.ToString().TrimEnd('\n').Split('\n')[^1];
-        using var json = JsonDocument.Parse(last);
+        var run = await CliRun.InvokeAsync("generate", "-m", _model, "-p", expected.Text, "-n", expected.Greedy.Length.ToString(), "--temp", "0", "--json");
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        using var json = JsonDocument.Parse(run.LastLine);
         Assert.Equal(expected.Ids, json.RootElement.GetProperty("prompt_tokens").EnumerateArray().Select(e => e.GetInt32()));
         Assert.Equal(expected.Greedy, json.RootElement.GetProperty("tokens").EnumerateArray().Select(e => e.GetInt32()));
     }

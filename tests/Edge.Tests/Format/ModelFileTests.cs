@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
-using System.IO.Hashing;
 using Edge.Format.Container;
+using static Edge.Tests.Format.ModelFileBytes;
 
 namespace Edge.Tests.Format;
 
@@ -288,30 +288,4 @@ public sealed class ModelFileTests : IDisposable
     static long ReadI64(byte[] b, int at) => BinaryPrimitives.ReadInt64LittleEndian(b.AsSpan(at));
 
     static void WriteI64(byte[] b, int at, long v) => BinaryPrimitives.WriteInt64LittleEndian(b.AsSpan(at), v);
-
-    static (int Start, int Length) TableRange(byte[] b) =>
-        ((int)BinaryPrimitives.ReadUInt64LittleEndian(b.AsSpan(32)), (int)BinaryPrimitives.ReadUInt64LittleEndian(b.AsSpan(40)));
-
-    static void ResealBlocks(byte[] b)
-    {
-        int metaLength = (int)Math.Min(BinaryPrimitives.ReadUInt64LittleEndian(b.AsSpan(24)), (ulong)(b.Length - 64));
-        var (start, length) = TableRange(b);
-        if (start < 0 || length < 0 || (long)start + length > b.Length)
-            return;
-        var crc = new Crc32();
-        crc.Append(b.AsSpan(64, metaLength));
-        crc.Append(b.AsSpan(start, length));
-        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(52), crc.GetCurrentHashAsUInt32());
-        ResealHeader(b);
-    }
-
-    static void ResealHeader(byte[] b) =>
-        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(60), Crc32.HashToUInt32(b.AsSpan(0, 60)));
-
-    static void Mutate(string path, Action<byte[]> change)
-    {
-        byte[] b = File.ReadAllBytes(path);
-        change(b);
-        File.WriteAllBytes(path, b);
-    }
 }

@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
-using System.IO.Hashing;
 using Edge.Format.Container;
 using Edge.Packer;
 using Edge.Runtime;
 using Edge.Runtime.Generation;
+using static Edge.Tests.Format.ModelFileBytes;
 
 namespace Edge.Tests.Format;
 
@@ -195,29 +195,5 @@ public sealed class MutationProbeRegressionTests : IDisposable
         string path = Path.Combine(_dir, "text.txt");
         File.WriteAllText(path, "one\r\ntwo\n\nthree");
         Assert.Equal(["one", "two", "", "three"], Perplexity.ReadLines(path, maxLineChars: 8));
-    }
-
-    static (int Start, int Length) TableRange(byte[] b) =>
-        ((int)BinaryPrimitives.ReadUInt64LittleEndian(b.AsSpan(32)), (int)BinaryPrimitives.ReadUInt64LittleEndian(b.AsSpan(40)));
-
-    static void ResealBlocks(byte[] b)
-    {
-        int metaLength = (int)BinaryPrimitives.ReadUInt64LittleEndian(b.AsSpan(24));
-        var (start, length) = TableRange(b);
-        var crc = new Crc32();
-        crc.Append(b.AsSpan(64, metaLength));
-        crc.Append(b.AsSpan(start, length));
-        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(52), crc.GetCurrentHashAsUInt32());
-        ResealHeader(b);
-    }
-
-    static void ResealHeader(byte[] b) =>
-        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(60), Crc32.HashToUInt32(b.AsSpan(0, 60)));
-
-    static void Mutate(string path, Action<byte[]> change)
-    {
-        byte[] b = File.ReadAllBytes(path);
-        change(b);
-        File.WriteAllBytes(path, b);
     }
 }

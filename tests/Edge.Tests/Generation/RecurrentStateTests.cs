@@ -1,6 +1,6 @@
 using Edge.Runtime;
 using Edge.Runtime.Model;
-using Edge.Tests.EndToEnd;
+using Edge.Tests.Shared;
 
 namespace Edge.Tests.Generation;
 
@@ -78,10 +78,10 @@ public class RecurrentStateTests
     [Fact]
     public void AModelsStatesCarryItsFileFingerprint()
     {
-        using var model = EdgeModel.Load(BundledModelTests.ModelPath);
+        using var model = EdgeModel.Load(RepositoryFile.BundledModel());
         Assert.Matches("^[0-9a-f]{64}$", model.File.Fingerprint);
         Assert.Equal(model.File.Fingerprint, model.Model.CreateState().ModelFingerprint);
-        using var again = EdgeModel.Load(BundledModelTests.ModelPath, new LoadOptions { MemoryMap = false });
+        using var again = EdgeModel.Load(RepositoryFile.BundledModel(), new LoadOptions { MemoryMap = false });
         Assert.Equal(model.File.Fingerprint, again.File.Fingerprint);
     }
 }

@@ -1,13 +1,13 @@
 using Edge.Runtime;
 using Edge.Runtime.Generation;
 using Edge.Runtime.Sampling;
-using Edge.Tests.EndToEnd;
+using Edge.Tests.Shared;
 
 namespace Edge.Tests.Generation;
 
 public sealed class SessionTests : IDisposable
 {
-    readonly EdgeModel _model = EdgeModel.Load(BundledModelTests.ModelPath, new LoadOptions { Threads = 1 });
+    readonly EdgeModel _model = EdgeModel.Load(RepositoryFile.BundledModel(), new LoadOptions { Threads = 1 });
 
     public void Dispose() => _model.Dispose();
 

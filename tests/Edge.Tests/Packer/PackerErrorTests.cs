@@ -4,30 +4,8 @@ using Edge.Tests.Helpers;
 namespace Edge.Tests.Packer;
 
 /// <summary>Every bad input ends in one clear error line, exit code 1, and no output or temporary file.</summary>
-public class PackerErrorTests : IDisposable
+public sealed class PackerErrorTests : CheckpointPackingFailureTests
 {
-    readonly TempDirectory _temp = new();
-    readonly TinyCheckpoint _checkpoint;
-    readonly string _outputFolder;
-
-    public PackerErrorTests()
-    {
-        _checkpoint = TinyCheckpoint.Create(_temp.Folder("ckpt"), new TinyCheckpointOptions { Hidden = 32, Layers = 2, Vocab = 600 });
-        _outputFolder = _temp.Folder("out");
-    }
-
-    public void Dispose() => _temp.Dispose();
-
-    string SafetensorsPath => Path.Combine(_checkpoint.Directory, "model.safetensors");
-
-    /// <summary>Packs the checkpoint, asserts the error names every fragment, and that nothing was left behind.</summary>
-    void AssertPackFails(params string[] fragments)
-    {
-        var run = PackerRun.Invoke(_checkpoint.Directory, "-o", Path.Combine(_outputFolder, "model.edge"));
-        run.AssertError(fragments);
-        Assert.Empty(Directory.EnumerateFileSystemEntries(_outputFolder));
-    }
-
     void RewriteWeights(IEnumerable<SafetensorsEntry> entries) => SafetensorsWriter.Write(SafetensorsPath, entries);
 
     [Fact]
@@ -54,7 +32,7 @@ public class PackerErrorTests : IDisposable
     [Fact]
     public void MissingCheckpointFolder()
     {
-        var run = PackerRun.Invoke(Path.Combine(_temp.Path, "nowhere"), "-o", Path.Combine(_outputFolder, "model.edge"));
+        var run = PackerRun.Invoke(Path.Combine(_temp.Path, "nowhere"), "-o", Output);
         run.AssertError("nowhere", "does not exist");
     }
 
@@ -185,11 +163,10 @@ public class PackerErrorTests : IDisposable
     [Fact]
     public void RefusesToOverwrite()
     {
-        string output = Path.Combine(_outputFolder, "model.edge");
-        File.WriteAllBytes(output, [42]);
-        var run = PackerRun.Invoke(_checkpoint.Directory, "-o", output);
+        File.WriteAllBytes(Output, [42]);
+        var run = PackerRun.Invoke(_checkpoint.Directory, "-o", Output);
         run.AssertError("already exists", "--force");
-        Assert.Equal([42], File.ReadAllBytes(output));
+        Assert.Equal([42], File.ReadAllBytes(Output));
         Assert.Single(Directory.EnumerateFileSystemEntries(_outputFolder));
     }
 

@@ -11,30 +11,8 @@ namespace Edge.Tests.Packer;
 /// Inputs found by mutation probes and fuzzing (docs/RELIABILITY.md) that once crashed edge-pack or were accepted
 /// silently, and the packer's behaviour when it is killed or the disk fills up.
 /// </summary>
-public sealed class PackerHardeningTests : IDisposable
+public sealed class PackerHardeningTests : CheckpointPackingFailureTests
 {
-    readonly TempDirectory _temp = new();
-    readonly TinyCheckpoint _checkpoint;
-    readonly string _outputFolder;
-
-    public PackerHardeningTests()
-    {
-        _checkpoint = TinyCheckpoint.Create(_temp.Folder("ckpt"), new TinyCheckpointOptions { Hidden = 32, Layers = 2, Vocab = 600 });
-        _outputFolder = _temp.Folder("out");
-    }
-
-    public void Dispose() => _temp.Dispose();
-
-    string SafetensorsPath => Path.Combine(_checkpoint.Directory, "model.safetensors");
-
-    string Output => Path.Combine(_outputFolder, "model.edge");
-
-    void AssertPackFails(params string[] fragments)
-    {
-        PackerRun.Invoke(_checkpoint.Directory, "-o", Output).AssertError(fragments);
-        Assert.Empty(Directory.EnumerateFileSystemEntries(_outputFolder));
-    }
-
     /// <summary>Rewrites the safetensors header (as text, then as bytes), keeping the data after it.</summary>
     void EditHeader(Func<string, string> text, Func<byte[], byte[]>? bytes = null)
     {

@@ -1,3 +1,5 @@
+using Edge.Tests.Helpers;
+
 namespace Edge.Tests.Packer;
 
 /// <summary>Runs edge-pack in-process and captures what it prints.</summary>
@@ -5,10 +7,8 @@ public sealed record PackerRun(int ExitCode, string Stdout, string Stderr)
 {
     public static PackerRun Invoke(params string[] args)
     {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = Edge.Packer.Program.Run(args, stdout, stderr).GetAwaiter().GetResult();
-        return new PackerRun(code, stdout.ToString(), stderr.ToString());
+        var (code, stdout, stderr) = ProgramRun.Capture(Edge.Packer.Program.Run, args).GetAwaiter().GetResult();
+        return new PackerRun(code, stdout, stderr);
     }
 
     /// <summary>Asserts a user error: exit 1, one "edge-pack: error:" line containing every fragment, no stack trace.</summary>

@@ -1,5 +1,5 @@
 using Edge.Runtime;
-using Edge.Tests.EndToEnd;
+using Edge.Tests.Shared;
 
 namespace Edge.Tests.Tokenization;
 
@@ -8,7 +8,7 @@ public class SpecialTokenEncodingTests
     [Fact]
     public void ControlPieceTextBecomesItsIdOnlyWhenAsked()
     {
-        using var model = EdgeModel.Load(BundledModelTests.ModelPath);
+        using var model = EdgeModel.Load(RepositoryFile.BundledModel());
         var tokenizer = model.Tokenizer;
         Assert.Equal("</s>", tokenizer.TokenText(tokenizer.EosId));
         int[] parsed = tokenizer.Encode("Amen.</s>And", addBos: false, parseSpecialTokens: true);
@@ -20,7 +20,7 @@ public class SpecialTokenEncodingTests
     [Fact]
     public void AContinuationReadsAsItWouldInsideOneText()
     {
-        using var model = EdgeModel.Load(BundledModelTests.ModelPath);
+        using var model = EdgeModel.Load(RepositoryFile.BundledModel());
         var tokenizer = model.Tokenizer;
         int[] whole = tokenizer.Encode("And God said.\nUser: Who?");
         int[] head = tokenizer.Encode("And God said.");
