@@ -115,6 +115,7 @@ loops=(
   "edge-neon-dot|$edge_symbols|$edge|Edge_Runtime_Edge_Runtime_Kernels_NeonDotTernaryKernel__Dot|1"
   "edge-neon-4tok|$edge_symbols|$edge|Edge_Runtime_Edge_Runtime_Kernels_NeonTernaryKernel__DotFourTokens|4"
   "edge-neon-dot-4tok|$edge_symbols|$edge|Edge_Runtime_Edge_Runtime_Kernels_NeonDotTernaryKernel__DotFourTokens|4"
+  "edge-neon-dot-8tok|$edge_symbols|$edge|Edge_Runtime_Edge_Runtime_Kernels_NeonDotTernaryKernel__RowEightTokens|8"
   "ggml-tq2_0|$ggml|$ggml|ggml_vec_dot_tq2_0_q8_K|1"
   "ggml-tq1_0|$ggml|$ggml|ggml_vec_dot_tq1_0_q8_K|1"
 )
@@ -132,7 +133,7 @@ done
 
 echo "### Inner loops: llvm-mca cycles per 1,000 products (busiest resource)"
 echo
-echo "A product is one weight times one activation: in decode (one token) that is a weight; the batched loops serve four tokens."
+echo "A product is one weight times one activation: in decode (one token) that is a weight; the batched loops serve four or eight tokens (neon-dot-8tok: the eight-token loop of the shared x86 driver, over an interleaved copy of the activations; neon-dot-4tok: its four-token loop, used for rows longer than 3072)."
 echo
 echo "| loop | tokens | products / iteration | instructions | Cortex-A53 | Cortex-A72 (A57 model) | Cortex-A76 (A57 model) | Neoverse N1 (A76 core) |"
 echo "|---|---:|---:|---:|---|---|---|---|"
@@ -187,8 +188,9 @@ echo "| Pi (core, clock) | Edge batched loop | G products/s, 1 core | 4 cores | 
 echo "|---|---|---:|---:|---:|---:|---:|"
 for p in "${pis[@]}"; do
   IFS='|' read -r pi cpu ghz _ _ <<<"$p"
-  kernel=edge-neon; [ "$cpu" = neoverse-n1 ] && kernel=edge-neon-dot
-  awk -v pi="$pi" -v k="${kernel#edge-}-4tok" -v c="${cyc[$kernel-4tok/$cpu]}" -v d="${cyc[$kernel/$cpu]}" -v f="$ghz" 'BEGIN {
+  # The loop prefill runs for the 370M rows (K ≤ 3072): neon's four tokens, neon-dot's eight.
+  kernel=edge-neon batched=edge-neon-4tok; [ "$cpu" = neoverse-n1 ] && kernel=edge-neon-dot batched=edge-neon-dot-8tok
+  awk -v pi="$pi" -v k="${batched#edge-}" -v c="${cyc[$batched/$cpu]}" -v d="${cyc[$kernel/$cpu]}" -v f="$ghz" 'BEGIN {
     w1 = f / (c / 1000); w4 = 4 * w1
     printf "| %s | %s | %.1f | %.1f | %.0f / %.0f | %.0f / %.0f | %.2f |\n", pi, k, w1, w4, w1 / 0.3083, w4 / 0.3083, w1 / 0.03146, w4 / 0.03146, c / d }'
 done

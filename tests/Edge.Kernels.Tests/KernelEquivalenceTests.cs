@@ -10,12 +10,12 @@ namespace Edge.Kernels.Tests;
 /// </summary>
 public unsafe class KernelEquivalenceTests
 {
-    static readonly int[] Columns = [.. Enumerable.Range(1, 20), 31, 32, 33, 63, 64, 65, 100, 127, 128, 129, 200, 255, 256, 257, 299, 300, 511, 512, 513, 1000, 1024, 2816, 3072, 3073, 6912];
+    static readonly int[] Columns = [.. Enumerable.Range(1, 20), 31, 32, 33, 63, 64, 65, 100, 127, 128, 129, 200, 255, 256, 257, 299, 300, 511, 512, 513, 1000, 1024, 1025, 1280, 1536, 1537, 2816, 3072, 3073, 6912];
     static readonly int[] RowCounts = [1, 2, 3, 7, 16, 17, 64, 65];
-    // The AVX kernels run 8-token groups (a last group of 4-7 zero-padded) for rows up to K = 3072 and 2 rows × 4
-    // tokens beyond; single tokens are left over. Every remainder, one and several groups, and the 64-token prefill
-    // batch with and without a remainder.
-    static readonly int[] Batches = [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 16, 17, 64, 65];
+    // The AVX and NEON-dot kernels run 8-token groups (a last group of 4-7 zero-padded) for rows up to K = 3072 and
+    // 2 rows × 4 tokens beyond; single tokens are left over. Every remainder, one and several groups, and the 64-token
+    // prefill batch with and without a remainder; K from 1 to 13 blocks and beyond.
+    static readonly int[] Batches = [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 16, 17, 24, 31, 64, 65];
 
     static readonly ScalarTernaryKernel Reference = new();
 

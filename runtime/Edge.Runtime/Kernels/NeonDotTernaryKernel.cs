@@ -28,15 +28,119 @@ internal sealed unsafe class NeonDotTernaryKernel : TernaryKernel
     public override void MatVec(in TernaryMatrix w, int rowStart, ReadOnlySpan<sbyte> x, int xSum, Span<int> y) =>
         MatVecByRows<Rows>(w, rowStart, x, xSum, y);
 
+    /// <summary>
+    /// The x86 kernels' batched driver (<see cref="TernaryKernel.MatMulByTokenGroups{TRows}"/>): eight tokens against
+    /// one row from an interleaved copy of their activations for K ≤ 3072, four tokens in place beyond.
+    /// </summary>
     public override void MatMul(in TernaryMatrix w, int rowStart, int rowCount, ReadOnlySpan<sbyte> x, ReadOnlySpan<int> xSums, int n, Span<int> y, int yStride) =>
-        MatMulFourTokenGroups<Rows>(w, rowStart, rowCount, x, xSums, n, y, yStride);
+        MatMulByTokenGroups<Rows>(w, rowStart, rowCount, x, xSums, n, y, yStride);
 
-    readonly struct Rows : IRowDotFourTokens
+    readonly struct Rows : IRowTokenGroups
     {
         public static int Dot(byte* row, sbyte* x, int blocks) => NeonDotTernaryKernel.Dot(row, x, blocks);
 
-        public static void DotFourTokens(byte* row, sbyte* x, int k, int blocks, out int r0, out int r1, out int r2, out int r3) =>
-            NeonDotTernaryKernel.DotFourTokens(row, x, k, blocks, out r0, out r1, out r2, out r3);
+        public static void PackEight(sbyte* x, int k, int tokens, int blocks, sbyte* packed) => Pack(x, k, tokens, blocks, packed);
+
+        public static void RowEightTokens(byte* row, sbyte* packed, int blocks, int* sums, int tokens, int* y, long yStride) =>
+            NeonDotTernaryKernel.RowEightTokens(row, packed, blocks, sums, tokens, y, yStride);
+
+        public static void DotFourTokens(byte* row, sbyte* x, int k, int blocks, int* sums, int* y, long yStride)
+        {
+            NeonDotTernaryKernel.DotFourTokens(row, x, k, blocks, out int r0, out int r1, out int r2, out int r3);
+            y[0] = r0 - sums[0];
+            y[yStride] = r1 - sums[1];
+            y[2 * yStride] = r2 - sums[2];
+            y[3 * yStride] = r3 - sums[3];
+        }
+
+        // Rows longer than the eight-token copy (K > 3072) are rare on the Pis' models: one row after the other.
+        public static void DotTwoRowsFourTokens(byte* row, long rowBytes, sbyte* x, int k, int blocks, int* sums, int* y, long yStride)
+        {
+            DotFourTokens(row, x, k, blocks, sums, y, yStride);
+            DotFourTokens(row + rowBytes, x, k, blocks, sums, y + 1, yStride);
+        }
+    }
+
+    /// <summary>
+    /// Copies <paramref name="blocks"/> blocks of <paramref name="tokens"/> activation vectors (stride k) so that the
+    /// 16 bytes of token t at column 16·c land at (8·c + t)·16; missing tokens of a short group are zeros.
+    /// </summary>
+    static void Pack(sbyte* x, int k, int tokens, int blocks, sbyte* packed)
+    {
+        int chunks = blocks * TernaryPacking.BlockWeights / 16;
+        for (int t = 0; t < TokensPerGroup; t++)
+        {
+            sbyte* source = x + (long)t * k;
+            sbyte* target = packed + 16 * t;
+            if (t < tokens)
+                for (int c = 0; c < chunks; c++)
+                    AdvSimd.Store(target + c * 16 * TokensPerGroup, AdvSimd.LoadVector128(source + c * 16));
+            else
+                for (int c = 0; c < chunks; c++)
+                    AdvSimd.Store(target + c * 16 * TokensPerGroup, Vector128<sbyte>.Zero);
+        }
+    }
+
+    /// <summary>One code vector against the same 16 columns of the eight packed tokens (128 consecutive bytes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void SdotEightTokens(Vector128<sbyte> codes, sbyte* x,
+        ref Vector128<int> a0, ref Vector128<int> a1, ref Vector128<int> a2, ref Vector128<int> a3,
+        ref Vector128<int> a4, ref Vector128<int> a5, ref Vector128<int> a6, ref Vector128<int> a7)
+    {
+        a0 = Sdot(a0, codes, x);
+        a1 = Sdot(a1, codes, x + 16);
+        a2 = Sdot(a2, codes, x + 32);
+        a3 = Sdot(a3, codes, x + 48);
+        a4 = Sdot(a4, codes, x + 64);
+        a5 = Sdot(a5, codes, x + 80);
+        a6 = Sdot(a6, codes, x + 96);
+        a7 = Sdot(a7, codes, x + 112);
+    }
+
+    /// <summary>
+    /// One weight row against the eight packed activation vectors: each 16 codes are unpacked once and used eight
+    /// times (four with <see cref="DotFourTokens"/>), from consecutive addresses; the int32 sums need no widening.
+    /// Byte q of a block's 16-byte quarter holds columns 64·lane + 16·quarter + q, i.e. 16-column chunk
+    /// 4·lane + quarter of the block, whose eight tokens lie 128 bytes per chunk into the block's 2 KiB.
+    /// </summary>
+    static void RowEightTokens(byte* row, sbyte* packed, int blocks, int* sums, int tokens, int* y, long yStride)
+    {
+        Vector128<int> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        byte* wb = row;
+        sbyte* xb = packed;
+        for (int block = 0; block < blocks; block++)
+        {
+            for (int quarter = 0; quarter < 4; quarter++)
+            {
+                var codes = AdvSimd.LoadVector128(wb + 16 * quarter);
+                sbyte* xq = xb + 128 * quarter;
+                SdotEightTokens(Codes(codes, 0), xq, ref a0, ref a1, ref a2, ref a3, ref a4, ref a5, ref a6, ref a7);
+                SdotEightTokens(Codes(codes, 2), xq + 512, ref a0, ref a1, ref a2, ref a3, ref a4, ref a5, ref a6, ref a7);
+                SdotEightTokens(Codes(codes, 4), xq + 1024, ref a0, ref a1, ref a2, ref a3, ref a4, ref a5, ref a6, ref a7);
+                SdotEightTokens(Codes(codes, 6), xq + 1536, ref a0, ref a1, ref a2, ref a3, ref a4, ref a5, ref a6, ref a7);
+            }
+            wb += TernaryPacking.BlockBytes;
+            xb += TernaryPacking.BlockWeights * TokensPerGroup;
+        }
+        // Two rounds of pairwise adds reduce four accumulators to [Σa0, Σa1, Σa2, Σa3].
+        var low = AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(a0, a1), AdvSimd.Arm64.AddPairwise(a2, a3)) - AdvSimd.LoadVector128(sums);
+        var high = AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(a4, a5), AdvSimd.Arm64.AddPairwise(a6, a7)) - AdvSimd.LoadVector128(sums + 4);
+        if (tokens == TokensPerGroup)
+        {
+            y[0] = low.ToScalar();
+            y[yStride] = low.GetElement(1);
+            y[2 * yStride] = low.GetElement(2);
+            y[3 * yStride] = low.GetElement(3);
+            y[4 * yStride] = high.ToScalar();
+            y[5 * yStride] = high.GetElement(1);
+            y[6 * yStride] = high.GetElement(2);
+            y[7 * yStride] = high.GetElement(3);
+        }
+        else
+        {
+            for (int t = 0; t < tokens; t++)
+                y[t * yStride] = t < 4 ? low.GetElement(t) : high.GetElement(t - 4);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -145,7 +145,7 @@ internal abstract unsafe class TernaryKernel
     }
 
     /// <summary>
-    /// The batched loops of the x86 kernels (AVX2, AVX-512), which share <see cref="MatMulByTokenGroups{TRows}"/>:
+    /// The batched loops of the x86 kernels (AVX2, AVX-512) and NEON-dot, which share <see cref="MatMulByTokenGroups{TRows}"/>:
     /// eight tokens against one row from an interleaved copy of their activations, and four tokens against one or two
     /// rows in place for rows too long for that copy.
     /// </summary>
@@ -183,7 +183,7 @@ internal abstract unsafe class TernaryKernel
     const int RowsPerTile = 64;
 
     /// <summary>
-    /// MatMul for the x86 kernels: groups of eight tokens when a row is short enough for their interleaved copy to stay
+    /// MatMul for the x86 kernels and NEON-dot: groups of eight tokens when a row is short enough for their interleaved copy to stay
     /// in L1, else 64-row tiles against four tokens at a time; left-over tokens run one at a time.
     /// </summary>
     protected static void MatMulByTokenGroups<TRows>(in TernaryMatrix w, int rowStart, int rowCount, ReadOnlySpan<sbyte> x, ReadOnlySpan<int> xSums, int n, Span<int> y, int yStride)
