@@ -79,6 +79,8 @@ static class BenchCommand
         stdout.WriteLine($"model: {settings.ModelPath}; {settings.Tokens} tokens per run, decode only; plain and prompt lookup back to back, median of {settings.Repetitions} pairs; every pair gave the same tokens");
         stdout.WriteLine();
         stdout.WriteLine("adaptive: drafting pauses after a batch whose tokens came dearer than plain steps (the default); always: a batch at every step that finds a match");
+        foreach (var r in results.DistinctBy(r => r.Threads))
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{r.Threads} thread(s): a batch of {r.DraftTokens + 1} tokens costs {r.BatchCostSteps:F2} single-token steps; lookup wins where it gives more tokens per pass"));
         stdout.WriteLine();
         stdout.WriteLine("| threads | workload | sampling | k | mode | tokens | plain tok/s | lookup tok/s | speed-up | accepted / drafted | acceptance | tokens per pass |");
         stdout.WriteLine("|--------:|----------|----------|--:|------|-------:|------------:|-------------:|---------:|-------------------:|-----------:|----------------:|");

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json.Serialization;
 using Edge.Runtime.Generation;
 using Edge.Runtime.Sampling;
@@ -34,6 +35,12 @@ internal sealed record LookupBenchmarkResult
 
     /// <summary>Generated tokens per forward pass with lookup (plain decoding: 1).</summary>
     [JsonPropertyName("tokens_per_pass")] public required double TokensPerPass { get; init; }
+
+    /// <summary>
+    /// A verification batch of k + 1 tokens in single-token steps' time, on this model and thread count: lookup wins
+    /// where it gives more tokens per pass than this.
+    /// </summary>
+    [JsonPropertyName("batch_cost_steps")] public required double BatchCostSteps { get; init; }
 }
 
 /// <summary>
@@ -75,13 +82,14 @@ internal static class LookupBenchmark
         {
             using var model = EdgeModel.Load(settings.ModelPath, new LoadOptions { Threads = threads, Kernel = settings.Kernel });
             var generator = new Generator(model);
+            double batchCost = BatchCostSteps(model, settings.Lookup.DraftTokens + 1, settings.Repetitions);
             foreach (var (name, prompt, sampling) in Workloads)
             {
                 cancel.ThrowIfCancellationRequested();
                 foreach (bool adaptive in new[] { settings.Lookup.Adaptive, !settings.Lookup.Adaptive })
                 {
                     log($"{threads} thread(s), {name}, {Describe(sampling)}, {(adaptive ? "adaptive" : "always drafting")}: {settings.Repetitions} × (plain, lookup) of {settings.Tokens} tokens");
-                    results.Add(Measure(generator, settings with { Lookup = settings.Lookup with { Adaptive = adaptive } }, threads, name, prompt, sampling, cancel));
+                    results.Add(Measure(generator, settings with { Lookup = settings.Lookup with { Adaptive = adaptive } }, threads, name, prompt, sampling, cancel) with { BatchCostSteps = batchCost });
                 }
             }
         }
@@ -127,7 +135,42 @@ internal static class LookupBenchmark
             DraftedTokens = usage.DraftedTokens,
             AcceptedTokens = usage.AcceptedTokens,
             TokensPerPass = passes > 0 ? (double)lookup.Tokens.Length / passes : 0,
+            BatchCostSteps = 0,
         };
+    }
+
+    /// <summary>
+    /// The time of one <see cref="Model.HgrnBitModel.ForwardPositions"/> batch of <paramref name="n"/> tokens ÷ that of a
+    /// single-token step, both timed in alternating rounds of 32; the median of the rounds' ratios.
+    /// </summary>
+    static double BatchCostSteps(EdgeModel edge, int n, int repetitions)
+    {
+        const int Passes = 32;
+        var model = edge.Model;
+        n = Math.Min(n, model.MaxBatch);
+        var state = model.CreateState();
+        var after = new Model.RecurrentState[n];
+        for (int b = 0; b < n; b++)
+            after[b] = model.CreateState();
+        var logits = new float[n * edge.Config.VocabSize];
+        var tokens = new int[n];
+        for (int b = 0; b < n; b++)
+            tokens[b] = (b * 7919 + 13) % edge.Config.VocabSize;
+        var ratios = new double[repetitions];
+        for (int rep = -1; rep < repetitions; rep++) // -1: untimed warm-up
+        {
+            long start = Stopwatch.GetTimestamp();
+            for (int i = 0; i < Passes; i++)
+                model.Forward(tokens.AsSpan(0, 1), state, logits);
+            double step = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            start = Stopwatch.GetTimestamp();
+            for (int i = 0; i < Passes; i++)
+                model.ForwardPositions(tokens, state, after, logits);
+            double batch = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            if (rep >= 0)
+                ratios[rep] = batch / step;
+        }
+        return Median(ratios);
     }
 
     static GenerationResult Complete(Generator generator, GenerationRequest request, CancellationToken cancel)

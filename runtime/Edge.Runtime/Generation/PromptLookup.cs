@@ -30,10 +30,12 @@ public sealed record PromptLookupOptions
     public int MinNgramSize { get; init; } = 1;
 
     /// <summary>
-    /// Time the batches and the single-token steps as they run, and stop drafting for a while (2, 4, … up to 64 tokens)
-    /// after a batch that took longer per token it gave than a plain step: where batches do not pay (free text, or a
-    /// CPU on which a batch costs nearly as much as its tokens one by one) decoding runs close to plain speed.
-    /// False drafts at every step that finds a match.
+    /// Run a batch only where it is expected to pay: batches and single-token steps are timed as they run, and the
+    /// tokens a batch gives (1 + its accepted drafts) are averaged, also from drafts that were not run, which are
+    /// checked against the tokens that follow them at no cost. Drafting goes on while a batch gives more tokens than
+    /// the steps it costs, so where batches do not pay (free text, or a CPU on which a batch costs nearly as much as
+    /// its tokens one by one) decoding runs at plain speed after one measuring batch. False runs a batch at every
+    /// step that finds a match.
     /// </summary>
     public bool Adaptive { get; init; } = true;
 
@@ -75,12 +77,15 @@ internal sealed class PromptLookupDecoder
     int _count;                        // tokens in the batch; 0 when none is held
     int _cursor;                       // the batch token the session's state has just read
     int _batches, _drafted, _accepted;
-    // Adaptive: moving averages of a plain step's time and of a batch's time per token it gave; 0 until measured.
-    double _stepSeconds, _batchSecondsPerToken;
+    // Adaptive: moving averages of a plain step's time, of a batch's time in plain steps and of the tokens a batch
+    // gives (1 + the drafts accepted); 0 until measured.
+    double _stepSeconds, _batchSteps, _tokensPerBatch;
     double _batchSeconds;              // the held batch's time
-    int _pause, _backOff;              // steps left without drafting; the length of the last pause
+    // Adaptive, while no batch runs: a draft that was not verified, checked against the tokens that follow it, so the
+    // tokens a batch would give stay measured at no cost.
+    readonly int[] _shadow;
+    int _shadowLength, _shadowMatched;
 
-    const int MaxBackOff = 64;
     const double Smoothing = 0.25;
 
     public PromptLookupDecoder(HgrnBitModel model, PromptLookupOptions options)
@@ -95,6 +100,7 @@ internal sealed class PromptLookupDecoder
         _states = new RecurrentState[_maxDrafts + 1];
         for (int i = 0; i < _states.Length; i++)
             _states[i] = model.CreateState();
+        _shadow = new int[_maxDrafts];
     }
 
     public PromptLookupUsage Usage => new(_batches, _drafted, _accepted);
@@ -114,20 +120,31 @@ internal sealed class PromptLookupDecoder
             _logits.AsSpan(_cursor * _vocabulary, _vocabulary).CopyTo(logits);
             return;
         }
-        if (_count > 0 && _options.Adaptive)
-            JudgeBatch();
+        if (_count > 0 && _stepSeconds > 0)
+        {
+            _batchSteps = Average(_batchSteps, _batchSeconds / _stepSeconds);
+            _tokensPerBatch = Average(_tokensPerBatch, _cursor + 1);
+        }
         _count = 0;
         long start = Stopwatch.GetTimestamp();
-        // Adaptive: the first step is plain, so a batch always has a step to be compared with.
-        bool mayDraft = !_options.Adaptive || (_pause == 0 && _stepSeconds > 0);
-        int drafts = mayDraft ? Draft(CollectionsMarshal.AsSpan(history), _batch.AsSpan(1, Math.Min(_maxDrafts, draftLimit)), _options.NgramSize, _options.MinNgramSize) : 0;
+        int drafts = Draft(CollectionsMarshal.AsSpan(history), _batch.AsSpan(1, Math.Min(_maxDrafts, draftLimit)), _options.NgramSize, _options.MinNgramSize);
+        if (_options.Adaptive)
+        {
+            CheckShadow(token);
+            if (drafts > 0 && !BatchPays())
+            {
+                if (_shadowLength == 0)
+                    _batch.AsSpan(1, _shadowLength = drafts).CopyTo(_shadow);
+                drafts = 0;
+            }
+        }
         if (drafts == 0)
         {
-            _pause = Math.Max(0, _pause - 1);
             _model.Forward([token], state, logits);
             _stepSeconds = Average(_stepSeconds, Stopwatch.GetElapsedTime(start).TotalSeconds);
             return;
         }
+        _shadowLength = _shadowMatched = 0;
         _batch[0] = token;
         _count = drafts + 1;
         _cursor = 0;
@@ -139,14 +156,21 @@ internal sealed class PromptLookupDecoder
         _logits.AsSpan(0, _vocabulary).CopyTo(logits);
     }
 
-    /// <summary>Once the held batch is done with: a pause, twice as long as the last, when its tokens came dearer than plain steps.</summary>
-    void JudgeBatch()
+    /// <summary>
+    /// Adaptive: whether a batch is expected to give more tokens than the plain steps it costs. The first step is plain
+    /// (so batches have a step to be compared with); the first batch after it runs to measure what a batch costs.
+    /// </summary>
+    bool BatchPays() => _stepSeconds > 0 && (_batchSteps == 0 || _tokensPerBatch > _batchSteps);
+
+    /// <summary>Adaptive: matches the next generated token against the unverified draft; when it ends, counts what a batch would have given.</summary>
+    void CheckShadow(int token)
     {
-        _batchSecondsPerToken = Average(_batchSecondsPerToken, _batchSeconds / (_cursor + 1));
-        if (_batchSecondsPerToken > _stepSeconds)
-            _pause = _backOff = Math.Clamp(2 * _backOff, 2, MaxBackOff);
-        else
-            _backOff = 0;
+        if (_shadowLength == 0)
+            return;
+        if (_shadow[_shadowMatched] == token && ++_shadowMatched < _shadowLength)
+            return;
+        _tokensPerBatch = Average(_tokensPerBatch, 1 + _shadowMatched);
+        _shadowLength = _shadowMatched = 0;
     }
 
     static double Average(double average, double sample) => average == 0 ? sample : average + Smoothing * (sample - average);

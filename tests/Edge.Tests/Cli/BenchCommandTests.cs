@@ -187,7 +187,7 @@ public sealed class BenchCommandTests : IDisposable
         foreach (var run in runs)
         {
             Assert.Equal(3, run.GetProperty("draft_tokens").GetInt32());
-            foreach (string positive in new[] { "plain_tps", "lookup_tps", "speedup" })
+            foreach (string positive in new[] { "plain_tps", "lookup_tps", "speedup", "batch_cost_steps" })
                 Assert.True(run.GetProperty(positive).GetDouble() > 0, positive);
             Assert.InRange(run.GetProperty("accepted").GetInt32(), 0, run.GetProperty("drafted").GetInt32());
             Assert.InRange(run.GetProperty("acceptance_rate").GetDouble(), 0, 1);
