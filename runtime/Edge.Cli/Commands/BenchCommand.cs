@@ -5,6 +5,7 @@ using Edge.Format.Container;
 using Edge.Format.Text;
 using Edge.Runtime;
 using Edge.Runtime.Diagnostics;
+using Edge.Runtime.Generation;
 
 namespace Edge.Cli.Commands;
 
@@ -24,10 +25,11 @@ static class BenchCommand
         var output = new Option<string>("--output", "-o") { Description = "md (a markdown table) or json (an array, one object per thread count)", DefaultValueFactory = _ => "md" };
         var repetitions = new Option<int>("--repetitions", "-r") { Description = "Timed runs per test; the median is reported", DefaultValueFactory = _ => 3 };
         var noMmap = new Option<bool>("--no-mmap") { Description = CommonOptions.NoMmapDescription };
+        var lookup = LookupOption.Create($"Instead of the table: decode with and without prompt lookup (k drafted tokens, default {LookupOption.DefaultDraftTokens}) side by side on a repetitive workload and on free text, --n-gen tokens each");
         var bandwidthBuffer = new Option<int>("--bandwidth-mib") { Description = "Buffer for the read-bandwidth measurement, MiB (must exceed the last-level cache; default 1024, or 4× that cache if larger, at most a quarter of the memory)", DefaultValueFactory = _ => (int)(ModelBenchmark.DefaultBandwidthBufferBytes(ModelBenchmark.AvailableMemoryBytes(), CpuCaches.LastLevelBytes) >> 20) };
 
         var command = new Command("bench", "Measure prefill and decode speed, load time and memory, against the memory-bandwidth roofline");
-        foreach (var o in new Option[] { model, prompt, generate, threads, kernel, noMmap, output, repetitions, bandwidthBuffer })
+        foreach (var o in new Option[] { model, prompt, generate, threads, kernel, noMmap, output, repetitions, bandwidthBuffer, lookup })
             command.Options.Add(o);
 
         command.SetAction((parse, cancel) => CliErrors.Guard(stderr, () =>
@@ -44,6 +46,12 @@ static class BenchCommand
             string format = parse.GetValue(output)!.Trim().ToLowerInvariant();
             if (format is not ("md" or "json"))
                 throw new ArgumentException($"--output must be md or json (got \"{parse.GetValue(output)}\").");
+            if (parse.GetValue(lookup) is int draft)
+            {
+                RunLookup(stdout, stderr, new LookupBenchmarkSettings(settings.ModelPath, settings.DecodeTokens, settings.Threads, settings.Kernel,
+                    settings.Repetitions, new PromptLookupOptions { DraftTokens = draft }), format, cancel);
+                return Task.FromResult(0);
+            }
             long memory = ModelBenchmark.AvailableMemoryBytes();
             if (settings.BandwidthBufferBytes > memory / 2)
                 throw new ArgumentException($"--bandwidth-mib {settings.BandwidthBufferBytes >> 20} needs more than half of this machine's {memory >> 20} MiB; give a smaller buffer (it only has to exceed the last-level cache).");
@@ -57,6 +65,28 @@ static class BenchCommand
             return Task.FromResult(0);
         }));
         return command;
+    }
+
+    static void RunLookup(TextWriter stdout, TextWriter stderr, LookupBenchmarkSettings settings, string format, CancellationToken cancel)
+    {
+        ModelFile.CheckPath(settings.ModelPath);
+        var results = LookupBenchmark.Run(settings, line => stderr.WriteLine($"edge: bench: {line}"), cancel);
+        if (format == "json")
+        {
+            stdout.WriteLine(JsonSerializer.Serialize(results, CliJsonContext.Output.LookupBenchmarkResultArray));
+            return;
+        }
+        stdout.WriteLine($"model: {settings.ModelPath}; {settings.Tokens} tokens per run, decode only; plain and prompt lookup back to back, median of {settings.Repetitions} pairs; every pair gave the same tokens");
+        stdout.WriteLine();
+        stdout.WriteLine("adaptive: drafting pauses after a batch whose tokens came dearer than plain steps (the default); always: a batch at every step that finds a match");
+        foreach (var r in results.DistinctBy(r => r.Threads))
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{r.Threads} thread(s): a batch of {r.DraftTokens + 1} tokens costs {r.BatchCostSteps:F2} single-token steps; lookup wins where it gives more tokens per pass"));
+        stdout.WriteLine();
+        stdout.WriteLine("| threads | workload | sampling | k | mode | tokens | plain tok/s | lookup tok/s | speed-up | accepted / drafted | acceptance | tokens per pass |");
+        stdout.WriteLine("|--------:|----------|----------|--:|------|-------:|------------:|-------------:|---------:|-------------------:|-----------:|----------------:|");
+        foreach (var r in results)
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {r.Threads} | {r.Workload} | {r.Sampling} | {r.DraftTokens} | {(r.Adaptive ? "adaptive" : "always")} | {r.Tokens} | {r.PlainTokensPerSecond:F1} | {r.LookupTokensPerSecond:F1} | {r.SpeedUp:F2}× | {r.AcceptedTokens} / {r.DraftedTokens} | {r.AcceptanceRate:P0} | {r.TokensPerPass:F2} |"));
     }
 
     static string DefaultThreads() =>

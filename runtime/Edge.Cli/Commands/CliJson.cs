@@ -20,6 +20,7 @@ sealed record ChatTranscript(string Read, string? LastPrompt, string LastReply, 
 [JsonSerializable(typeof(PerplexityJson))]
 [JsonSerializable(typeof(ChatTranscript))]
 [JsonSerializable(typeof(BenchmarkResult[]))]
+[JsonSerializable(typeof(LookupBenchmarkResult[]))]
 partial class CliJsonContext : JsonSerializerContext
 {
     /// <summary>

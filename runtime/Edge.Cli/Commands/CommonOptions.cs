@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Edge.Runtime;
+using Edge.Runtime.Generation;
 using Edge.Runtime.Kernels;
 
 namespace Edge.Cli.Commands;
@@ -41,4 +42,26 @@ sealed class CommonOptions
         threads >= 1 && threads <= Environment.ProcessorCount
             ? threads
             : throw new ArgumentException($"--threads {threads} is out of range: give 1 to {Environment.ProcessorCount} (the logical cores of this machine), or leave it out for one per physical core.");
+}
+
+/// <summary><c>--lookup [k]</c>: prompt-lookup decoding with k drafted tokens per step (default: the library's), off when left out.</summary>
+static class LookupOption
+{
+    public static int DefaultDraftTokens { get; } = new PromptLookupOptions().DraftTokens;
+
+    public static Option<int?> Create(string description) => new("--lookup")
+    {
+        Description = description,
+        Arity = ArgumentArity.ZeroOrOne,
+        HelpName = "k",
+        CustomParser = result =>
+        {
+            if (result.Tokens.Count == 0)
+                return DefaultDraftTokens;
+            if (int.TryParse(result.Tokens[0].Value, out int k) && k >= 1)
+                return k;
+            result.AddError($"--lookup takes the number of tokens to draft, a whole number ≥ 1 (got \"{result.Tokens[0].Value}\").");
+            return null;
+        },
+    };
 }

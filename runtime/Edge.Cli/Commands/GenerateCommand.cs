@@ -24,12 +24,13 @@ static class GenerateCommand
         var seed = new Option<ulong?>("--seed", "-s") { Description = "Random seed (default: random)" };
         var json = new Option<bool>("--json") { Description = "End stdout with one JSON line: prompt_tokens, tokens, text" };
         var stop = new Option<string[]>("--stop") { Description = "Stop when the text contains this string (repeatable); the string itself is not printed", AllowMultipleArgumentsPerToken = false };
+        var lookup = LookupOption.Create($"Prompt-lookup decoding: draft k tokens (default {LookupOption.DefaultDraftTokens}) from earlier text and verify them in one batch; the same text, faster where it repeats what came before");
         var promptCache = new Option<string?>("--prompt-cache") { Description = "Save the state after the prompt to FILE, and restore it when the next prompt starts with the same tokens (only for this model)" };
 
         var command = new Command("generate", "Generate text from a prompt, streaming it as it is produced");
         common.AddTo(command);
         offloadOptions.AddTo(command);
-        foreach (var o in new Option[] { prompt, tokens, temp, topK, topP, minP, repeatPenalty, repeatLastN, seed, json, stop, promptCache })
+        foreach (var o in new Option[] { prompt, tokens, temp, topK, topP, minP, repeatPenalty, repeatLastN, seed, json, stop, promptCache, lookup })
             command.Options.Add(o);
 
         command.SetAction((parse, cancel) => CliErrors.Guard(stderr, async () =>
@@ -52,7 +53,14 @@ static class GenerateCommand
             using var offload = offloadOptions.Attach(parse, model, stderr);
             var generator = new Generator(model);
             var session = new Session(model);
-            var request = new GenerationRequest { Prompt = parse.GetValue(prompt)!, MaxTokens = n, Sampling = sampling, Stop = parse.GetValue(stop) ?? [] };
+            var request = new GenerationRequest
+            {
+                Prompt = parse.GetValue(prompt)!,
+                MaxTokens = n,
+                Sampling = sampling,
+                Stop = parse.GetValue(stop) ?? [],
+                PromptLookup = parse.GetValue(lookup) is int draft ? new PromptLookupOptions { DraftTokens = draft } : null,
+            };
             string? cacheFile = parse.GetValue(promptCache);
             var (cacheTime, cached) = cacheFile is null ? default : PromptCache.Prepare(generator, session, request, cacheFile, stderr, cancel);
             GenerationResult? r = null;
@@ -70,6 +78,8 @@ static class GenerateCommand
                 $"edge: prompt {r.PromptTokens.Length} tokens ({(cacheFile is null ? r.Usage.CachedPromptTokens : cached)} from the prompt cache) in {prefillTime.TotalMilliseconds:F1} ms, " +
                 $"generated {r.Tokens.Length} tokens in {r.DecodeTime.TotalMilliseconds:F1} ms " +
                 $"({(r.Tokens.Length > 0 ? r.Tokens.Length / r.DecodeTime.TotalSeconds : 0):F1} tokens/s), kernel {model.Model.Executor.KernelNames}, seed {r.Seed}, finish {FinishName(r.FinishReason)}");
+            if (request.PromptLookup is not null)
+                stderr.WriteLine($"edge: prompt lookup: {r.PromptLookup.AcceptedTokens} of {r.PromptLookup.DraftedTokens} drafted tokens accepted ({r.PromptLookup.AcceptanceRate:P0}) in {r.PromptLookup.Batches} verification batches");
             if (offload is not null)
                 stderr.WriteLine($"edge: {offload.Summary()}");
             if (parse.GetValue(json))

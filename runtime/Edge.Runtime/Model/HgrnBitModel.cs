@@ -24,7 +24,8 @@ namespace Edge.Runtime.Model;
 /// Buffers are allocated once for a batch of up to <see cref="MaxBatch"/> tokens; a call allocates nothing.
 /// A batch is either several tokens of one sequence (<see cref="Forward"/>, prefill) or one token of each of several
 /// sequences (<see cref="ForwardSequences"/>, a server's decode step): the products are the same, only the
-/// recurrence reads one state or one per row.
+/// recurrence reads one state or one per row. <see cref="ForwardPositions"/> runs a batch of one sequence and keeps
+/// every position's logits and state (to verify drafted tokens).
 /// An instance is not thread-safe: one call runs at a time.
 /// </summary>
 internal sealed class HgrnBitModel
@@ -64,8 +65,9 @@ internal sealed class HgrnBitModel
     float[] _hidden = [];
     int _n;
     // Set by ForwardSequences: row b's recurrence reads and advances _rowStates[b] instead of _hidden.
+    // Set by ForwardPositions: the recurrence advances _hidden and copies it into _rowStates[b] after token b.
     readonly RecurrentState[] _rowStates;
-    bool _rowsAreSequences;
+    bool _rowsAreSequences, _keepStates;
     int _layerIndex;
     readonly TernaryExecutor.RangeAction _mixerInput, _recurrence, _gatedOutput, _channelInput, _glu, _residual, _headInput;
 
@@ -246,6 +248,47 @@ internal sealed class HgrnBitModel
         LogitsOfRows(n, logits);
     }
 
+    /// <summary>
+    /// Runs up to <see cref="MaxBatch"/> tokens of one sequence as one batch, like <see cref="Forward"/>, but keeps
+    /// what every position gives: the logits after token b go to row b of <paramref name="logits"/> (n, V), from one
+    /// batched lm_head product, and the state after token b is copied into <paramref name="statesAfter"/>[b]. Every
+    /// row and state is bit-identical to feeding the tokens one by one. Speculative decoding verifies drafted tokens
+    /// with it and rolls back to the state after the last one it accepts.
+    /// </summary>
+    public void ForwardPositions(ReadOnlySpan<int> tokens, RecurrentState state, ReadOnlySpan<RecurrentState> statesAfter, Span<float> logits)
+    {
+        int n = tokens.Length;
+        if (n == 0)
+            throw new ArgumentException("No tokens to run.", nameof(tokens));
+        if (n > MaxBatch)
+            throw new ArgumentException($"At most {MaxBatch} tokens run in one batch; got {n}.", nameof(tokens));
+        if (statesAfter.Length < n)
+            throw new ArgumentException($"{n} tokens need {n} states to keep; got {statesAfter.Length}.", nameof(statesAfter));
+        if (logits.Length < (long)n * _v)
+            throw new ArgumentException($"Logits need room for {n}×{_v} values.", nameof(logits));
+        for (int b = 0; b < n; b++)
+        {
+            var s = statesAfter[b];
+            if (ReferenceEquals(s, state) || s.Hidden.Length != _w.Layers.Length || s.Hidden[0].Length != _h)
+                throw new ArgumentException($"State {b} to keep is the running state or belongs to a model of another shape.", nameof(statesAfter));
+            _rowStates[b] = s;
+        }
+        int start = state.Position;
+        _keepStates = true;
+        try
+        {
+            RunBlocks(tokens, state);
+        }
+        finally
+        {
+            _keepStates = false;
+            Array.Clear(_rowStates, 0, n);
+        }
+        for (int b = 0; b < n; b++)
+            statesAfter[b].Position = start + b + 1;
+        LogitsOfRows(n, logits);
+    }
+
     public delegate void LogitsCallback(int position, ReadOnlySpan<float> logits);
 
     void RunBlocks(ReadOnlySpan<int> tokens, RecurrentState state)
@@ -336,6 +379,8 @@ internal sealed class HgrnBitModel
             TensorPrimitives.Subtract(1f, f, scratch);
             TensorPrimitives.Multiply(i, scratch, i);           // silu(i)·(1-f)
             TensorPrimitives.MultiplyAdd(f, hidden, i, hidden); // f·h + i
+            if (_keepStates)
+                hidden.CopyTo(_rowStates[b].Hidden[_layerIndex].AsSpan(first, count));
             Activations.Silu(hidden, i);
         }
     }

@@ -142,6 +142,7 @@ public sealed class BenchCommandTests() : TinyModelTests(temp => TestModels.Writ
     [InlineData("--output must be md or json", "--output", "csv")]
     [InlineData("is not available on this CPU", "--kernel", "no-such-kernel")]
     [InlineData("--bandwidth-mib 1000000000 needs more than half", "--bandwidth-mib", "1000000000")]
+    [InlineData("--lookup takes the number of tokens to draft", "--lookup", "0")]
     public async Task Bad_flags_fail_with_a_message_naming_the_flag(string expected, string flag, string value)
     {
         var (code, output, error) = await CliRun.InvokeAsync(Args(flag, value));
@@ -149,6 +150,37 @@ public sealed class BenchCommandTests() : TinyModelTests(temp => TestModels.Writ
         Assert.NotEqual(0, code);
         Assert.Matches(expected, error);
         Assert.DoesNotContain("| threads |", output);
+    }
+
+    [Fact]
+    public async Task Lookup_reports_plain_and_lookup_side_by_side_per_workload_and_mode()
+    {
+        var (code, output, error) = await Run(Args("-t", "1", "-n", "12", "--lookup", "3", "--output", "json"));
+
+        Assert.True(code == 0, error);
+        using var doc = JsonDocument.Parse(output);
+        var runs = doc.RootElement.EnumerateArray().ToArray();
+        Assert.Equal(6, runs.Length); // three workloads, adaptive and always drafting
+        Assert.Equal([true, false], runs.Select(r => r.GetProperty("adaptive").GetBoolean()).Distinct());
+        foreach (var run in runs)
+        {
+            Assert.Equal(3, run.GetProperty("draft_tokens").GetInt32());
+            foreach (string positive in new[] { "plain_tps", "lookup_tps", "speedup", "batch_cost_steps" })
+                Assert.True(run.GetProperty(positive).GetDouble() > 0, positive);
+            Assert.InRange(run.GetProperty("accepted").GetInt32(), 0, run.GetProperty("drafted").GetInt32());
+            Assert.InRange(run.GetProperty("acceptance_rate").GetDouble(), 0, 1);
+        }
+    }
+
+    [Fact]
+    public async Task Lookup_prints_a_markdown_row_per_workload_and_mode()
+    {
+        var (code, output, error) = await Run(Args("-t", "1", "-n", "8", "--lookup"));
+
+        Assert.True(code == 0, error);
+        Assert.Contains("| threads | workload | sampling | k | mode |", output);
+        Assert.Equal(6, output.Split('\n').Count(l => l.StartsWith("| 1 |", StringComparison.Ordinal)));
+        Assert.Contains("| 7 | adaptive |", output); // the library's default k
     }
 
     [Fact]

@@ -9,6 +9,19 @@ public class ChatAndPromptCacheTests
     static readonly string Model = RepositoryFile.BundledModel();
 
     [Fact]
+    public void GenerateWithLookupPrintsThePlainTextAndTheAcceptanceRate()
+    {
+        string[] args = ["generate", "-m", Model, "-p", "1:1 In the beginning God created the heaven and the earth. 1:1 In the beginning", "-n", "32", "--temp", "0", "--json"];
+        var plain = CliRun.Invoke(args);
+        var lookup = CliRun.Invoke([.. args, "--lookup", "4"]);
+        Assert.Equal(0, plain.ExitCode);
+        Assert.Equal(0, lookup.ExitCode);
+        Assert.Equal(plain.Stdout, lookup.Stdout);
+        Assert.DoesNotContain("prompt lookup", plain.Stderr);
+        Assert.Matches(@"prompt lookup: \d+ of \d+ drafted tokens accepted", lookup.Stderr);
+    }
+
+    [Fact]
     public void GenerateStopsAtAStopStringWithoutPrintingIt()
     {
         var free = CliRun.Invoke("generate", "-m", Model, "-p", "And the LORD said unto Moses", "-n", "24", "--temp", "0", "--json");
