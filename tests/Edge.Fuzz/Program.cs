@@ -137,7 +137,8 @@ public static class Program
     {
         try
         {
-            target.Prepare();
+            // No Prepare here: instrumented code may run only inside Fuzzer.Run, which sets up the coverage map; the
+            // first input pays for the target's set-up instead.
             SharpFuzz.Fuzzer.Run(stream =>
             {
                 using var buffer = new MemoryStream();
