@@ -84,7 +84,7 @@ public static class ServeSoak
         var clock = Stopwatch.StartNew();
         Console.WriteLine($"edge-soak serve: {server.Description} on {baseUri}, " +
             $"{clients} clients for {(tokens > 0 ? $"{tokens:N0} tokens" : $"{minutes:G} minutes")}, RSS every {sampleEvery:N0} tokens");
-        Console.WriteLine("tokens\tRSS MiB\tanonymous MiB\trequests\t200\t429\t503\tdropped\terrors\ttokens/s");
+        Console.WriteLine("tokens\tRSS MiB\tanonymous MiB\tthreads\trequests\t200\t429\t503\tdropped\terrors\ttokens/s");
 
         var loops = Enumerable.Range(0, clients).Select(i => Task.Run(() => Client(http, i, tally, stop.Token))).ToArray();
         long next = sampleEvery, generated = 0;
@@ -101,7 +101,7 @@ public static class ServeSoak
             {
                 var s = memory.Take(generated);
                 next = (generated / sampleEvery + 1) * sampleEvery;
-                Console.WriteLine($"{generated}\t{MemorySamples.Mib(s.RssBytes)}\t{MemorySamples.Mib(s.AnonymousBytes)}\t{tally.Requests}\t{tally.Ok}\t{tally.Status429}\t{tally.Status503}\t{tally.Disconnected}\t{tally.Errors}\t{generated / clock.Elapsed.TotalSeconds:F0}");
+                Console.WriteLine($"{generated}\t{MemorySamples.Mib(s.RssBytes)}\t{MemorySamples.Mib(s.AnonymousBytes)}\t{Threads(pid)}\t{tally.Requests}\t{tally.Ok}\t{tally.Status429}\t{tally.Status503}\t{tally.Disconnected}\t{tally.Errors}\t{generated / clock.Elapsed.TotalSeconds:F0}");
             }
             if (tokens > 0 ? generated >= tokens : clock.Elapsed.TotalMinutes >= minutes)
                 break;
@@ -319,6 +319,11 @@ public static class ServeSoak
         Regex.Match(text, $@"(?m)^{Regex.Escape(name)}\{{reason=""{Regex.Escape(reason)}""\}} (\S+)$") is { Success: true } m ? long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)
         : throw new InvalidOperationException($"/metrics has no {name}{{reason=\"{reason}\"}}.");
 
+    /// <summary>The process's threads (Threads: of /proc/PID/status): each one's stack is anonymous memory.</summary>
+    static int Threads(int pid) =>
+        File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("Threads:", StringComparison.Ordinal)) is { } line
+            ? int.Parse(line["Threads:".Length..].Trim(), CultureInfo.InvariantCulture) : -1;
+
     /// <summary>The process's open sockets (file descriptors linked to socket:[inode]): the listener and connections.</summary>
     static int Sockets(int pid)
     {
@@ -410,6 +415,19 @@ public static class ServeSoak
             if (gen0Limit)
                 start.Environment["DOTNET_GCgen0size"] = "40000"; // hexadecimal: 256 KiB
             var process = Process.Start(start) ?? throw new InvalidOperationException($"Cannot start {edge}.");
+            // edge-soak stopped by a signal runs no finally block: do not leave the server behind.
+            AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+            {
+                try
+                {
+                    if (!process.HasExited)
+                        process.Kill();
+                }
+                catch (InvalidOperationException)
+                {
+                    // Already disposed: stopped and waited for.
+                }
+            };
             var host = new ProcessHost(process, $"{edge} serve -m {Path.GetFileName(model)} --parallel {parallel} --queue {queue} --cache-mb {cacheMib}{(gen0Limit ? " (DOTNET_GCgen0size=256 KiB)" : "")}");
             // The server's log: the address line, then one line per request. Drained all along, so it never blocks.
             var address = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
