@@ -13,7 +13,7 @@ out=$(realpath -m "${1:?usage: eng/afl-fuzz.sh OUT SECONDS [TARGET...]}")
 seconds=${2:?usage: eng/afl-fuzz.sh OUT SECONDS [TARGET...]}
 shift 2
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(model safetensors safetensors-index config tokenizer tmv fleet)
+[ ${#targets[@]} -eq 0 ] && targets=(model safetensors safetensors-index config tokenizer tmv fleet serve-request)
 
 . eng/apt-ensure.sh
 apt_ensure afl++ || { echo "FAIL  afl++ is missing and could not be installed"; exit 1; }

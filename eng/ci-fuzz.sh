@@ -15,7 +15,7 @@ if ! dotnet build tests/Edge.Fuzz/Edge.Fuzz.csproj -c Release -v quiet -nologo >
   fail "build edge-fuzz (see $results/fuzz-build.log)"; exit 1
 fi
 fuzz=tests/Edge.Fuzz/bin/Release/net10.0/edge-fuzz.dll
-for target in model safetensors safetensors-index config tokenizer tmv fleet; do
+for target in model safetensors safetensors-index config tokenizer tmv fleet serve-request; do
   if timeout 300 dotnet "$fuzz" "$target" --execs "$executions" --seed 1 --out "$results/fuzz-findings" > "$results/fuzz-$target.log" 2>&1; then
     pass "$(tail -n1 "$results/fuzz-$target.log")"
   else

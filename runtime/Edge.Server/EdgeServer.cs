@@ -27,9 +27,8 @@ namespace Edge.Server;
 internal sealed class EdgeServer : IAsyncDisposable
 {
     readonly WebApplication _app;
-    readonly EdgeModel _model;
     readonly ServeOptions _options;
-    readonly ChatTemplate _template;
+    readonly RequestAdmission _admission;
     readonly TextWriter? _log;
     readonly long _created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
     readonly byte[]? _apiKey;
@@ -37,10 +36,9 @@ internal sealed class EdgeServer : IAsyncDisposable
     EdgeServer(WebApplication app, EdgeModel model, ServeOptions options, BatchScheduler scheduler, TextWriter? log)
     {
         _app = app;
-        _model = model;
         _options = options;
         Scheduler = scheduler;
-        _template = ChatTemplate.For(model);
+        _admission = new RequestAdmission(model, options);
         _log = log;
         _apiKey = options.ApiKey is { } key ? Encoding.UTF8.GetBytes(key) : null;
     }
@@ -170,30 +168,10 @@ internal sealed class EdgeServer : IAsyncDisposable
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         CompletionRequest request;
-        int[] prompt;
-        int checkpoint = 0;
+        SequenceRequest sequenceRequest;
         try
         {
-            JsonDocument body;
-            try
-            {
-                body = await JsonDocument.ParseAsync(context.Request.Body, default, context.RequestAborted);
-            }
-            catch (JsonException e)
-            {
-                throw ApiError.BadRequest(null, $"The body is not valid JSON: {e.Message}");
-            }
-            using (body)
-                request = CompletionRequest.Parse(body.RootElement, chat);
-            if (request.Model is { Length: > 0 } requested && requested != _options.ModelId)
-                throw ApiError.ModelNotFound(requested, _options.ModelId);
-            (prompt, checkpoint) = chat ? ChatPrompt(request.Messages!) : (_model.Tokenizer.Encode(request.Prompt!), 0);
-            if (prompt.Length == 0)
-                throw ApiError.BadRequest("prompt", "The prompt is empty and the model adds no BOS token; give a prompt.");
-            if (prompt.Length > _options.ContextSize)
-                throw ApiError.PromptTooLong(prompt.Length, _options.ContextSize);
-            if (request.MaxTokens > _options.ContextSize)
-                throw ApiError.BadRequest("max_tokens", $"max_tokens must be ≤ {_options.ContextSize}, the context size (got {request.MaxTokens}).");
+            (request, sequenceRequest) = await _admission.ReadAsync(context.Request.Body, chat, context.RequestAborted);
         }
         catch (ApiError)
         {
@@ -201,17 +179,6 @@ internal sealed class EdgeServer : IAsyncDisposable
             throw;
         }
 
-        int maxTokens = Math.Min(request.MaxTokens ?? _options.DefaultMaxTokens, _options.ContextSize - prompt.Length);
-        var sequenceRequest = new SequenceRequest
-        {
-            PromptTokens = prompt,
-            MaxTokens = maxTokens,
-            Sampling = request.Sampling,
-            // A chat reply also ends where the template would start the user's next turn.
-            Stop = chat ? [.. request.Stop.Union(_template.StopSequences)] : request.Stop,
-            IgnoreEos = request.IgnoreEos,
-            CheckpointAt = checkpoint,
-        };
         // The scheduler drops the sequence when this is cancelled: on RequestAborted, and also when a write to the
         // client fails first (a reset connection may surface as an IOException before Kestrel aborts the request).
         using var clientGone = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
@@ -246,28 +213,6 @@ internal sealed class EdgeServer : IAsyncDisposable
         }
         _log?.WriteLine($"edge: {context.Request.Method} {context.Request.Path} {(result.Reason == SequenceEnd.Cancelled ? "cancelled" : context.Response.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture))} " +
             $"prompt {result.PromptTokens} ({result.CachedPromptTokens} cached) generated {result.Tokens.Length} in {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds:F0} ms");
-    }
-
-    /// <summary>
-    /// The conversation's prompt, and where its history (everything before the last message) ends when that is a
-    /// token prefix of it: the state there is cached, so the next turn, or another chat with the same system
-    /// prompt, prefills only what is new.
-    /// </summary>
-    (int[] Prompt, int Checkpoint) ChatPrompt(IReadOnlyList<ChatTurn> turns)
-    {
-        int[] prompt;
-        try
-        {
-            prompt = _model.Tokenizer.Encode(_template.Format(turns, addAssistantPrefix: true), addBos: true, _template.UsesSpecialTokens);
-        }
-        catch (ArgumentException e)
-        {
-            throw ApiError.BadRequest("messages", e.Message);
-        }
-        if (turns.Count < 2)
-            return (prompt, 0);
-        int[] history = _model.Tokenizer.Encode(_template.Format([.. turns.Take(turns.Count - 1)], addAssistantPrefix: false), addBos: true, _template.UsesSpecialTokens);
-        return (prompt, history.Length < prompt.Length && prompt.AsSpan().StartsWith(history) ? history.Length : 0);
     }
 
     async Task<SequenceResult> Stream(HttpContext context, Sequence sequence, CompletionRequest request, bool chat, string id, long created, CancellationTokenSource clientGone)
@@ -365,6 +310,6 @@ internal sealed class EdgeServer : IAsyncDisposable
             context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (e.Status == 401)
             context.Response.Headers.WWWAuthenticate = "Bearer";
-        return Json(context, e.Status, new ErrorResponse(new ErrorBody(e.Message, e.Type, e.Param, e.Code)), ServeJson.Default.ErrorResponse);
+        return Json(context, e.Status, e.Response, ServeJson.Default.ErrorResponse);
     }
 }

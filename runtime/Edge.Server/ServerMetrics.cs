@@ -13,7 +13,7 @@ internal sealed class ServerMetrics
     long _requests, _rejectedQueueFull, _rejectedInvalid, _cancelled, _failed;
     long _promptTokens, _cachedPromptTokens, _generatedTokens, _decodeSteps;
     long _prefillTicks, _decodeTicks;
-    long _queueDepth, _active;
+    long _queueDepth, _active, _statesAllocated;
 
     // The last few decode steps, for the current tokens/s: (tokens, ticks) pairs in a ring.
     const int RecentSteps = 64;
@@ -26,6 +26,12 @@ internal sealed class ServerMetrics
     public void RejectedInvalid() => Interlocked.Increment(ref _rejectedInvalid);
     public void Cancelled() => Interlocked.Increment(ref _cancelled);
     public void Failed() => Interlocked.Increment(ref _failed);
+
+    /// <summary>A recurrent state made for a slot because no freed one was there to reuse.</summary>
+    public void StateAllocated() => Interlocked.Increment(ref _statesAllocated);
+
+    /// <summary>Recurrent states made so far: at most the slots (--parallel) while freed ones are reused.</summary>
+    public long StatesAllocated => Interlocked.Read(ref _statesAllocated);
 
     public void Prefilled(int tokens, int cachedTokens, long ticks)
     {
@@ -104,6 +110,7 @@ internal sealed class ServerMetrics
         Gauge(s, "edge_queue_depth", "Requests waiting for a slot.", Volatile.Read(ref _queueDepth));
         Gauge(s, "edge_active_sequences", "Sequences holding a slot (prefilling or decoding).", Volatile.Read(ref _active));
         Gauge(s, "edge_slots", "Sequences that can decode together (--parallel).", slots);
+        Gauge(s, "edge_slot_states_allocated", "Recurrent states made for slots; at most edge_slots while freed slots' states are reused.", Interlocked.Read(ref _statesAllocated));
         Gauge(s, "edge_prefix_cache_bytes", "Bytes of recurrent states held by the prefix-state cache.", cacheBytes);
         Gauge(s, "edge_prefix_cache_entries", "States held by the prefix-state cache.", cacheEntries);
         return s.ToString();

@@ -22,7 +22,7 @@ public static class Program
     public static readonly Target[] All =
     [
         new ModelFileTarget(), new SafetensorsTarget(), new SafetensorsIndexTarget(), new ConfigTarget(),
-        new TokenizerTarget(), new TmvFrameTarget(), new FleetMessageTarget(),
+        new TokenizerTarget(), new TmvFrameTarget(), new FleetMessageTarget(), new ServeRequestTarget(),
     ];
 
     public static int Main(string[] args)
@@ -137,6 +137,8 @@ public static class Program
     {
         try
         {
+            // No Prepare here: instrumented code may run only inside Fuzzer.Run, which sets up the coverage map; the
+            // first input pays for the target's set-up instead.
             SharpFuzz.Fuzzer.Run(stream =>
             {
                 using var buffer = new MemoryStream();
@@ -168,6 +170,7 @@ public static class Program
     {
         var random = new Random(seed);
         var mutator = new Mutator(random);
+        target.Prepare();
         var corpus = target.Seeds(corpusFolder).ToList();
         if (corpus.Count == 0)
             throw new InvalidOperationException($"Target {target.Name} has no seeds in {corpusFolder}.");

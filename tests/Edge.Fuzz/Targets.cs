@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
+using System.Text.Json;
 using Edge.Devices.Fleet;
 using Edge.Format.Container;
 using Edge.Offload.Emulator;
@@ -9,6 +10,8 @@ using Edge.Packer;
 using Edge.Packer.Safetensors;
 using Edge.Runtime;
 using Edge.Runtime.Tokenization;
+using Edge.Server;
+using Edge.Server.Protocol;
 
 namespace Edge.Fuzz;
 
@@ -24,6 +27,11 @@ public abstract class Target
     public virtual bool IsFileFormat => true;
 
     public abstract IEnumerable<byte[]> Seeds(string corpusFolder);
+
+    /// <summary>One-time set-up before the first input (loading a model), so it is not charged to that input.</summary>
+    public virtual void Prepare()
+    {
+    }
 
     /// <summary>Structure-aware repair after mutation (checksums), so the input is kept exactly as it ran.</summary>
     public virtual void Fixup(byte[] input, Random random)
@@ -320,6 +328,73 @@ public sealed class FleetMessageTarget : Target
         var reply = FleetMessages.ParseReply(payload);
         bool online = FleetMessages.IsOnlineStatus(payload);
         return $"{request is not null} {error?[..Math.Min(error.Length, 12)]} {reply is not null} {online}";
+    }
+
+    public override bool IsRefusal(Exception e) => false;
+}
+
+/// <summary>
+/// A request body of <c>edge serve</c>, read as /v1/completions and as /v1/chat/completions by the server's own
+/// <see cref="RequestAdmission"/> (JSON parse, field checks, model name, prompt tokens against the context size) on
+/// the bundled model, loaded once. An accepted body must give a runnable sequence; a refusal must be an
+/// <see cref="ApiError"/> with a 4xx status whose OpenAI error body serializes and reads back. Anything else
+/// escaping is what the server would answer with a 500: a crash.
+/// </summary>
+public sealed class ServeRequestTarget : Target
+{
+    // The context is small so that the fuzzer reaches 413 (prompt too long) and the max_tokens bound cheaply.
+    static readonly Lazy<(EdgeModel Model, RequestAdmission Admission)> Server = new(() =>
+    {
+        var model = EdgeModel.Load(BundledModel.Locate(), new LoadOptions { Threads = 1, MaxBatch = 2 });
+        var options = new ServeOptions { ModelId = Path.GetFileNameWithoutExtension(BundledModel.FileName), ContextSize = ContextSize };
+        options.Validate();
+        return (model, new RequestAdmission(model, options));
+    });
+
+    const int ContextSize = 256;
+
+    public override string Name => "serve-request";
+
+    public override bool IsJson => true;
+
+    public override bool IsFileFormat => false;
+
+    public override IEnumerable<byte[]> Seeds(string corpusFolder) => Files(Path.Combine(corpusFolder, Name));
+
+    public override void Prepare() => _ = Server.Value;
+
+    public override string Run(byte[] input)
+    {
+        // Both endpoints on every body: a refusal by one must not keep the other from running.
+        var admission = Server.Value.Admission;
+        return $"{Outcome(admission, input, chat: false)} | {Outcome(admission, input, chat: true)}";
+    }
+
+    static string Outcome(RequestAdmission admission, byte[] input, bool chat)
+    {
+        try
+        {
+            // The server's own read: from a stream, as Kestrel hands the body over.
+            using var body = new MemoryStream(input, writable: false);
+            var (request, sequence) = admission.ReadAsync(body, chat, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+            if (sequence.PromptTokens.Length == 0 || sequence.MaxTokens < 0 || sequence.PromptTokens.Length + sequence.MaxTokens > ContextSize)
+                throw new InvalidOperationException($"An admitted request has {sequence.PromptTokens.Length} prompt tokens and max_tokens {sequence.MaxTokens}.");
+            return $"ok {request.Stream} {request.IncludeUsage} {request.Stop.Count} {request.Messages?.Count} {request.MaxTokens is null}";
+        }
+        catch (ApiError e)
+        {
+            // What the server would answer: a 4xx with the OpenAI error body, its message one short line.
+            if (e.Status is < 400 or > 499)
+                throw new InvalidOperationException($"A request body was answered with status {e.Status}: {e.Message}", e);
+            if (e.Message.Contains('\n') || e.Message.Contains('\r') || e.Message.Length > 600)
+                throw new InvalidOperationException($"A refusal is not one short line: {e.Message[..Math.Min(e.Message.Length, 200)]}");
+            byte[] json = JsonSerializer.SerializeToUtf8Bytes(e.Response, ServeJson.Default.ErrorResponse);
+            using var back = JsonDocument.Parse(json);
+            var error = back.RootElement.GetProperty("error");
+            if (error.GetProperty("message").GetString() != e.Message || error.GetProperty("type").GetString() != e.Type || error.GetProperty("code").GetString() != e.Code)
+                throw new InvalidOperationException("The error body does not read back as what was refused.");
+            return $"{e.Status} {e.Code} " + new string(e.Message.Where(c => !char.IsAsciiDigit(c)).Take(40).ToArray());
+        }
     }
 
     public override bool IsRefusal(Exception e) => false;

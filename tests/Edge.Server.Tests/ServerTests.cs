@@ -111,6 +111,8 @@ public sealed class ServerTests(ModelFixture fixture)
         // The slot serves the next request.
         var (status, _) = await server.Post("/v1/completions", Completion(Prompts[2], 4));
         Assert.Equal(200, status);
+        // With the cancelled sequence's state: one state made for the one slot, however many requests it served.
+        Assert.Contains("edge_slot_states_allocated 1\n", await server.Client.GetStringAsync("/metrics", Ct));
     }
 
     [Fact]

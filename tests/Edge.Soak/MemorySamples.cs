@@ -78,8 +78,12 @@ public sealed class MemorySamples(int pid, bool collect)
         bool flat = rise <= toleranceBytes;
         return (flat, $"anonymous RSS after {warmup:N0} {unit} of warm-up, {steady.Count} samples: {Mib(min)}–{Mib(max)} MiB, " +
             $"largest rise {Kib(rise)} KiB (limit {Kib(toleranceBytes)} KiB), band {Kib(max - min)} KiB, first to last {(growth >= 0 ? "+" : "")}{Kib(growth)} KiB, " +
-            $"whole RSS {Mib(steady.Min(s => s.RssBytes))}–{Mib(steady.Max(s => s.RssBytes))} MiB, managed heap {Mib(steady.Min(s => s.ManagedBytes))}–{Mib(steady.Max(s => s.ManagedBytes))} MiB, {allocatedPerUnit:N0} bytes allocated per {unit.Split(' ')[^1].TrimEnd('s')}" +
-            $"{(collect ? ", sampled after a full GC" : ", no GC forced")}; " +
+            $"whole RSS {Mib(steady.Min(s => s.RssBytes))}–{Mib(steady.Max(s => s.RssBytes))} MiB" +
+            // The managed heap and allocations are known only for this process.
+            (pid == Environment.ProcessId
+                ? $", managed heap {Mib(steady.Min(s => s.ManagedBytes))}–{Mib(steady.Max(s => s.ManagedBytes))} MiB, {allocatedPerUnit:N0} bytes allocated per {unit.Split(' ')[^1].TrimEnd('s')}" +
+                  $"{(collect ? ", sampled after a full GC" : ", no GC forced")}; "
+                : $", first {Mib(steady[0].AnonymousBytes)} MiB anonymous ({Mib(steady[0].RssBytes)} whole) at {steady[0].Progress:N0} {unit}, last {Mib(steady[^1].AnonymousBytes)} MiB ({Mib(steady[^1].RssBytes)}) at {steady[^1].Progress:N0}; ") +
             (flat ? "flat" : "NOT FLAT"));
     }
 

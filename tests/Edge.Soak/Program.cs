@@ -4,15 +4,17 @@ namespace Edge.Soak;
 
 /// <summary>
 /// <c>edge-soak library [--tokens N] [--per-generation N] [--sample-every N] [--warmup N] [--tolerance-kib N] [--model F] [--no-collect]</c>
-/// and <c>edge-soak daemon [--minutes N] [--warmup-minutes N] [--tolerance-kib N] [--model F] [--no-collect]</c>: see
-/// <see cref="LibrarySoak"/> and <see cref="DaemonSoak"/>. Each prints its samples and one verdict line; exit 0
+/// , <c>edge-soak daemon [--minutes N] [--warmup-minutes N] [--tolerance-kib N] [--model F] [--no-collect]</c>
+/// and <c>edge-soak serve [--minutes M | --tokens N] [--clients N] [--sample-every N] [--warmup N] [--tolerance-kib N]
+/// [--parallel N] [--queue N] [--edge FILE] [--model F] [--no-collect]</c>: see <see cref="LibrarySoak"/>,
+/// <see cref="DaemonSoak"/> and <see cref="ServeSoak"/>. Each prints its samples and one verdict line; exit 0
 /// when everything held, 1 when not, 2 for a usage error.
 /// </summary>
 public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
-        const string usage = "usage: edge-soak library|daemon [options] (see docs/RELIABILITY.md)";
+        const string usage = "usage: edge-soak library|daemon|serve [options] (see docs/RELIABILITY.md)";
         if (args.Length == 0)
         {
             Console.Error.WriteLine(usage);
@@ -25,6 +27,7 @@ public static class Program
             {
                 "library" => await LibrarySoak.RunAsync(options),
                 "daemon" => await DaemonSoak.RunAsync(options),
+                "serve" => await ServeSoak.RunAsync(options),
                 _ => throw new ArgumentException($"unknown soak \"{args[0]}\"; {usage}"),
             };
         }

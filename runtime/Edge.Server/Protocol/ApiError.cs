@@ -14,13 +14,36 @@ internal sealed class ApiError(int status, string type, string? code, string? pa
     /// <summary>Seconds the client should wait before retrying (429, 503); null for none.</summary>
     public int? RetryAfterSeconds { get; init; }
 
+    /// <summary>The body the server answers with: <c>{"error":{"message","type","param","code"}}</c>.</summary>
+    public ErrorResponse Response => new(new ErrorBody(Message, Type, Param, Code));
+
     public static ApiError BadRequest(string? param, string message) => new(400, "invalid_request_error", "invalid_value", param, message);
 
     public static ApiError Unauthorized() =>
         new(401, "authentication_error", "invalid_api_key", null, "Missing or wrong API key: send the header `Authorization: Bearer <key>` with the key given to `edge serve --api-key`.");
 
     public static ApiError ModelNotFound(string requested, string served) =>
-        new(404, "invalid_request_error", "model_not_found", "model", $"The model `{requested}` does not exist here; this server runs `{served}` (GET /v1/models).");
+        new(404, "invalid_request_error", "model_not_found", "model", $"The model {Quote(requested)} does not exist here; this server runs `{served}` (GET /v1/models).");
+
+    /// <summary>
+    /// A client's value as an error message may quote it: in double quotes, at most 40 characters (then "…"),
+    /// control characters and quotes escaped as in JSON, so the message stays one short line whatever was sent.
+    /// </summary>
+    public static string Quote(string value)
+    {
+        const int Most = 40;
+        var s = new System.Text.StringBuilder("\"");
+        foreach (char c in value.Length > Most ? value[..Most] : value)
+        {
+            if (c == '"' || c == '\\')
+                s.Append('\\').Append(c);
+            else if (char.IsControl(c) || char.IsSurrogate(c) || c is '\u2028' or '\u2029')
+                s.Append(System.Globalization.CultureInfo.InvariantCulture, $"\\u{(int)c:x4}");
+            else
+                s.Append(c);
+        }
+        return s.Append(value.Length > Most ? "…\"" : "\"").ToString();
+    }
 
     public static ApiError NotFound(string path) => new(404, "invalid_request_error", "not_found", null, $"No endpoint {path}; see /v1/models, /v1/completions, /v1/chat/completions, /health, /metrics.");
 

@@ -40,6 +40,7 @@ internal sealed record CompletionRequest
     {
         if (body.ValueKind != JsonValueKind.Object)
             throw ApiError.BadRequest(null, "The request body must be a JSON object.");
+        CheckStrings(body, "");
         var defaults = new SamplingOptions();
         int? n = Integer(body, "n");
         if (n is not null and not 1)
@@ -105,7 +106,7 @@ internal sealed record CompletionRequest
             {
                 "system" or "developer" => "system",
                 "user" or "assistant" => role,
-                _ => throw ApiError.BadRequest(param + ".role", $"{param}.role must be system, developer, user or assistant (got \"{role}\")."),
+                _ => throw ApiError.BadRequest(param + ".role", $"{param}.role must be system, developer, user or assistant (got {ApiError.Quote(role)})."),
             };
             turns.Add(new ChatTurn(role, ContentOf(message, param + ".content")));
         }
@@ -147,6 +148,49 @@ internal sealed record CompletionRequest
         if (stops.Any(x => x.Length == 0))
             throw ApiError.BadRequest("stop", "stop strings must not be empty.");
         return stops;
+    }
+
+    /// <summary>
+    /// Reads every property name and string of the body once. System.Text.Json checks a string's UTF-8, and escapes
+    /// such as a lone <c>\ud800</c>, only when it is read (a property name also when TryGetProperty compares it), and
+    /// then throws InvalidOperationException, which would be a 500: here it is the client's 400, naming where.
+    /// </summary>
+    static void CheckStrings(JsonElement element, string path)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.String:
+                Read(() => element.GetString(), path);
+                break;
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    string name = Read(() => property.Name, path.Length == 0 ? "a property name" : $"a property name in {path}")!;
+                    // A name that is not a plain identifier is quoted, so the message stays one short line.
+                    if (name.Length > 40 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c == '_'))
+                        name = ApiError.Quote(name);
+                    CheckStrings(property.Value, path.Length == 0 ? name : $"{path}.{name}");
+                }
+                break;
+            case JsonValueKind.Array:
+                int i = 0;
+                foreach (var item in element.EnumerateArray())
+                    CheckStrings(item, $"{path}[{i++}]");
+                break;
+        }
+
+        static string? Read(Func<string?> read, string where)
+        {
+            try
+            {
+                return read();
+            }
+            catch (InvalidOperationException)
+            {
+                string param = where.Length > 60 ? where[..60] + "…" : where;
+                throw ApiError.BadRequest(param, $"{param} is not valid Unicode text (invalid UTF-8, or an escaped lone surrogate such as \\ud800).");
+            }
+        }
     }
 
     static void Check(bool ok, string field, string message)
@@ -200,7 +244,7 @@ internal sealed record CompletionRequest
         if (Property(o, name, JsonValueKind.Number) is not { } p)
             return null;
         if (!p.TryGetInt32(out int v))
-            throw ApiError.BadRequest(name, $"{name} must be an integer in [{int.MinValue}, {int.MaxValue}] (got {p.GetRawText()}).");
+            throw ApiError.BadRequest(name, $"{name} must be an integer in [{int.MinValue}, {int.MaxValue}] (got {ApiError.Quote(p.GetRawText())}).");
         return v;
     }
 
@@ -212,7 +256,7 @@ internal sealed record CompletionRequest
             return unchecked((ulong)signed);
         if (p.TryGetUInt64(out ulong unsigned))
             return unsigned;
-        throw ApiError.BadRequest("seed", $"seed must be an integer (got {p.GetRawText()}).");
+        throw ApiError.BadRequest("seed", $"seed must be an integer (got {ApiError.Quote(p.GetRawText())}).");
     }
 
     static string KindName(JsonValueKind kind) => kind switch

@@ -215,7 +215,11 @@ internal sealed class BatchScheduler : IDisposable
                 sequence.Finish(Empty(sequence, SequenceEnd.Cancelled, queued));
                 continue;
             }
-            var state = _freeStates.Count > 0 ? _freeStates.Pop() : _forward.CreateState();
+            if (!_freeStates.TryPop(out var state))
+            {
+                state = _forward.CreateState();
+                _metrics.StateAllocated();
+            }
             state.Reset();
             var request = sequence.Request;
             Running running;

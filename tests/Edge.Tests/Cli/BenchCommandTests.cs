@@ -155,7 +155,7 @@ public sealed class BenchCommandTests() : TinyModelTests(temp => TestModels.Writ
     [Fact]
     public async Task Lookup_reports_plain_and_lookup_side_by_side_per_workload_and_mode()
     {
-        var (code, output, error) = await Run(Args("-t", "1", "-n", "12", "--lookup", "3", "--output", "json"));
+        var (code, output, error) = await CliRun.InvokeAsync(Args("-t", "1", "-n", "12", "--lookup", "3", "--output", "json"));
 
         Assert.True(code == 0, error);
         using var doc = JsonDocument.Parse(output);
@@ -175,7 +175,7 @@ public sealed class BenchCommandTests() : TinyModelTests(temp => TestModels.Writ
     [Fact]
     public async Task Lookup_prints_a_markdown_row_per_workload_and_mode()
     {
-        var (code, output, error) = await Run(Args("-t", "1", "-n", "8", "--lookup"));
+        var (code, output, error) = await CliRun.InvokeAsync(Args("-t", "1", "-n", "8", "--lookup"));
 
         Assert.True(code == 0, error);
         Assert.Contains("| threads | workload | sampling | k | mode |", output);

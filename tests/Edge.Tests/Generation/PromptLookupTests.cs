@@ -1,7 +1,7 @@
+using Edge.Tests.Shared;
 using Edge.Runtime;
 using Edge.Runtime.Generation;
 using Edge.Runtime.Sampling;
-using Edge.Tests.EndToEnd;
 
 namespace Edge.Tests.Generation;
 
@@ -23,7 +23,7 @@ public sealed class PromptLookupTests : IDisposable
     const string Prose = "The old man walked down to the river in the morning, and";
 
     // Two threads: the batch splits the recurrence across threads, as it does on a multi-core device.
-    readonly EdgeModel _model = EdgeModel.Load(BundledModelTests.ModelPath, new LoadOptions { Threads = 2 });
+    readonly EdgeModel _model = EdgeModel.Load(RepositoryFile.BundledModel(), new LoadOptions { Threads = 2 });
 
     public void Dispose() => _model.Dispose();
 
