@@ -170,8 +170,9 @@ static class FpgaCommand
             if (maxFrame is < 64 or > 65535)
                 throw new ArgumentException("--frame must be between 64 and 65535 bytes.");
             double perFrame = parse.GetValue(overhead) * 1e-6;
-            var info = DeviceInfo.Up5k;
-            string deviceName = "UP5K build (documented)";
+            // Without --device, the limits the bitstream in fpga/ reports (its INFO), not the emulator's 48 MHz design point.
+            var info = DeviceInfo.Up5kGateware;
+            string deviceName = "UP5K gateware in fpga/";
             if (parse.GetValue(device) is { } deviceText)
             {
                 var target = OffloadTarget.Parse(deviceText);
