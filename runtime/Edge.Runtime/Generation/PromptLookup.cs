@@ -19,7 +19,7 @@ public sealed record PromptLookupOptions
 {
     /// <summary>
     /// Tokens drafted at most per step (k); a batch is the token and its drafts, so at most the model's batch size less
-    /// one. The default, 7, makes a batch of 8: the x86 kernels run a batch in groups of 8 tokens, and a ninth costs a group.
+    /// one. The default, 7, makes a batch of 8: the x86 kernels run a batch in groups of 8 tokens, and a ninth token costs another whole group.
     /// </summary>
     public int DraftTokens { get; init; } = 7;
 
