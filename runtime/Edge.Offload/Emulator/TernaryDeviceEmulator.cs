@@ -11,7 +11,7 @@ namespace Edge.Offload.Emulator;
 /// fabric clock that advances only with SCLK (8·f_clk/SCLK clocks per byte), so BUSY and DONE change in exactly the
 /// frames where the gateware would change them, independent of how fast the host machine is.
 /// </summary>
-public sealed class TernaryDeviceEmulator : SpiDevice
+public sealed class TernaryDeviceEmulator : SimulatedSpiDevice
 {
     readonly DeviceInfo _info;
     readonly SpiConnectionSettings _settings;
@@ -159,19 +159,6 @@ public sealed class TernaryDeviceEmulator : SpiDevice
         if (fault == InjectedFault.FlipMisoBit)
             FlipMisoBit(mosi, readBuffer);
     }
-
-    public override void Read(Span<byte> buffer) => TransferFullDuplex(new byte[buffer.Length], buffer);
-
-    public override void Write(ReadOnlySpan<byte> buffer) => TransferFullDuplex(buffer, new byte[buffer.Length]);
-
-    public override byte ReadByte()
-    {
-        Span<byte> b = stackalloc byte[1];
-        Read(b);
-        return b[0];
-    }
-
-    public override void WriteByte(byte value) => Write([value]);
 
     long ClocksFor(long bytes) => (bytes * 8 * _info.FabricClockKHz * 1000 + _settings.ClockFrequency - 1) / _settings.ClockFrequency;
 

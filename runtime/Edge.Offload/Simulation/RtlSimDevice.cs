@@ -9,7 +9,7 @@ namespace Edge.Offload.Simulation;
 /// <see cref="SpiDevice"/>: one <see cref="TransferFullDuplex"/> is one chip-select frame, bit-banged into the RTL at
 /// f_clk / SCLK fabric clocks per bit. The host client cannot tell it from the emulator or from spidev.
 /// </summary>
-public sealed unsafe class RtlSimDevice : SpiDevice
+public sealed unsafe class RtlSimDevice : SimulatedSpiDevice
 {
     /// <summary>The fabric clock the gateware runs at (HFOSC / 2 on the UP5K; its INFO says so too).</summary>
     public static int FabricClockHz => DeviceInfo.Up5kGateware.FabricClockKHz * 1000;
@@ -77,19 +77,6 @@ public sealed unsafe class RtlSimDevice : SpiDevice
                 throw new InvalidOperationException("The co-simulation refused the frame.");
         }
     }
-
-    public override void Read(Span<byte> buffer) => TransferFullDuplex(new byte[buffer.Length], buffer);
-
-    public override void Write(ReadOnlySpan<byte> buffer) => TransferFullDuplex(buffer, new byte[buffer.Length]);
-
-    public override byte ReadByte()
-    {
-        Span<byte> b = stackalloc byte[1];
-        Read(b);
-        return b[0];
-    }
-
-    public override void WriteByte(byte value) => Write([value]);
 
     protected override void Dispose(bool disposing)
     {

@@ -125,22 +125,7 @@ internal sealed unsafe class NeonDotTernaryKernel : TernaryKernel
         // Two rounds of pairwise adds reduce four accumulators to [Σa0, Σa1, Σa2, Σa3].
         var low = AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(a0, a1), AdvSimd.Arm64.AddPairwise(a2, a3)) - AdvSimd.LoadVector128(sums);
         var high = AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(a4, a5), AdvSimd.Arm64.AddPairwise(a6, a7)) - AdvSimd.LoadVector128(sums + 4);
-        if (tokens == TokensPerGroup)
-        {
-            y[0] = low.ToScalar();
-            y[yStride] = low.GetElement(1);
-            y[2 * yStride] = low.GetElement(2);
-            y[3 * yStride] = low.GetElement(3);
-            y[4 * yStride] = high.ToScalar();
-            y[5 * yStride] = high.GetElement(1);
-            y[6 * yStride] = high.GetElement(2);
-            y[7 * yStride] = high.GetElement(3);
-        }
-        else
-        {
-            for (int t = 0; t < tokens; t++)
-                y[t * yStride] = t < 4 ? low.GetElement(t) : high.GetElement(t - 4);
-        }
+        StoreEight(low, high, tokens, y, yStride);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -266,12 +266,15 @@ internal abstract unsafe class TernaryKernel
 
     /// <summary>y[t·yStride] = values[t] for a group's tokens; a full group with constant lane indices.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    protected static void StoreEight(Vector256<int> values, int tokens, int* y, long yStride)
+    protected static void StoreEight(Vector256<int> values, int tokens, int* y, long yStride) =>
+        StoreEight(values.GetLower(), values.GetUpper(), tokens, y, yStride);
+
+    /// <summary>The same for the eight values as two halves (tokens 0-3 in <paramref name="low"/>), as NEON holds them.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    protected static void StoreEight(Vector128<int> low, Vector128<int> high, int tokens, int* y, long yStride)
     {
         if (tokens == TokensPerGroup)
         {
-            var low = values.GetLower();
-            var high = values.GetUpper();
             y[0] = low.ToScalar();
             y[yStride] = low.GetElement(1);
             y[2 * yStride] = low.GetElement(2);
@@ -284,7 +287,7 @@ internal abstract unsafe class TernaryKernel
         else
         {
             for (int t = 0; t < tokens; t++)
-                y[t * yStride] = values.GetElement(t);
+                y[t * yStride] = t < 4 ? low.GetElement(t) : high.GetElement(t - 4);
         }
     }
 
