@@ -1,5 +1,6 @@
 using System.Text;
 using Edge.Format.Container;
+using Edge.Format.Text;
 using Edge.Format.Tokenization;
 using Microsoft.ML.Tokenizers;
 
@@ -38,21 +39,9 @@ public sealed class EdgeTokenizer
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            throw new InvalidDataException($"The embedded tokenizer cannot be loaded ({OneLine(e.Message)}); re-pack the model with a valid tokenizer.model.", e);
+            throw new InvalidDataException($"The embedded tokenizer cannot be loaded ({OneLine.Of(e.Message, 200)}); re-pack the model with a valid tokenizer.model.", e);
         }
         Info = info;
-    }
-
-    /// <summary>A loader's message as one short line: it may quote text from the file (line breaks, any length).</summary>
-    static string OneLine(string message)
-    {
-        const int MaxLength = 200;
-        string line = string.Create(message.Length, message, (chars, text) =>
-        {
-            for (int i = 0; i < text.Length; i++)
-                chars[i] = char.IsControl(text[i]) ? '?' : text[i];
-        });
-        return line.Length <= MaxLength ? line : line[..MaxLength] + "…";
     }
 
     /// <summary>The tokenizer's entry in the model file: special token ids and flags.</summary>

@@ -60,6 +60,8 @@ public sealed class PackerErrorTests : CheckpointPackingFailureTests
     [InlineData("use_short_conv", "true", "use_short_conv true")]
     [InlineData("expand_ratio", "2", "expand_ratio 2")]
     [InlineData("tie_word_embeddings", "true", "tie_word_embeddings true")]
+    // Found by AFL++: a value with an escaped line break used to split the one-line error.
+    [InlineData("attn_mode", "\"fused_recurr\\nt\"", "attn_mode \"fused_recurr?t\"")]
     public void UnsupportedSettings(string field, string value, string message)
     {
         _checkpoint.EditConfig(field, value);
