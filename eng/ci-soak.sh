@@ -27,7 +27,9 @@ check() {
 }
 check library 0 $soak library --tokens 30000 --warmup 10000
 check library-leak-is-caught 1 $soak library --tokens 15000 --warmup 5000 --leak-per-token 256
-check daemon 0 $soak daemon --minutes 15 --warmup-minutes 5
+# The short daemon run's RSS once stepped 2.3 MiB with the managed heap flat (5.6 MiB): allocator commit, not a leak;
+# CI checks the queue bound and the accounting with a 4 MiB bound, the simulated hour in RELIABILITY.md the 1 MiB one.
+check daemon 0 $soak daemon --minutes 15 --warmup-minutes 5 --tolerance-kib 4096
 # The real edge serve (the build edge-soak's build makes, or a newer artifacts/linux-x64/edge) under 64 concurrent
 # clients for 40,000 tokens: only 200/429/503, complete answers, nothing left in /metrics, no socket left, exit 0 on
 # SIGTERM; its RSS moves by MiBs without a trend (docs/RELIABILITY.md), so only a coarse 16 MiB bound (20-50 s).
