@@ -1,3 +1,5 @@
+using Edge.Runtime.Sampling;
+
 namespace Edge.Devices.Configuration;
 
 /// <summary>
@@ -102,18 +104,21 @@ public sealed class ModelSettings
     public string WarmupPrompt { get; set; } = "Hello";
 }
 
+/// <summary>The library's sampling defaults (one place: <see cref="SamplingOptions"/>), but a repetition penalty of 1.1.</summary>
 public sealed class SamplingSettings
 {
-    public float Temperature { get; set; } = 0.8f;
-    public int TopK { get; set; } = 40;
-    public float TopP { get; set; } = 0.95f;
-    public float MinP { get; set; } = 0.05f;
+    static readonly SamplingOptions LibraryDefaults = new();
+
+    public float Temperature { get; set; } = LibraryDefaults.Temperature;
+    public int TopK { get; set; } = LibraryDefaults.TopK;
+    public float TopP { get; set; } = LibraryDefaults.TopP;
+    public float MinP { get; set; } = LibraryDefaults.MinP;
     public float RepeatPenalty { get; set; } = 1.1f;
 
     /// <summary>Null picks a new seed per generation.</summary>
     public ulong? Seed { get; set; }
 
-    public Edge.Runtime.Sampling.SamplingOptions ToRuntime() => new()
+    public SamplingOptions ToRuntime() => new()
     {
         Temperature = Temperature,
         TopK = TopK,

@@ -36,7 +36,8 @@ internal sealed unsafe class Avx2TernaryKernel : TernaryKernel
 
     readonly struct Rows : IRowDotFourRows, IRowTokenGroups
     {
-        public static void PackEight(sbyte* x, int k, int tokens, int blocks, sbyte* packed) => Pack(x, k, tokens, blocks, packed);
+        public static void PackEight(sbyte* x, int k, int tokens, int blocks, sbyte* packed) =>
+            InterleaveEight(x, k, tokens, blocks * TernaryPacking.BlockWeights / 32, 32, packed);
 
         public static void RowEightTokens(byte* row, sbyte* packed, int blocks, int* sums, int tokens, int* y, long yStride) =>
             Avx2TernaryKernel.RowEightTokens(row, packed, blocks, sums, tokens, y, yStride);
@@ -56,26 +57,6 @@ internal sealed unsafe class Avx2TernaryKernel : TernaryKernel
 
     public override void MatMul(in TernaryMatrix w, int rowStart, int rowCount, ReadOnlySpan<sbyte> x, ReadOnlySpan<int> xSums, int n, Span<int> y, int yStride) =>
         MatMulByTokenGroups<Rows>(w, rowStart, rowCount, x, xSums, n, y, yStride);
-
-    /// <summary>
-    /// Copies <paramref name="blocks"/> blocks of <paramref name="tokens"/> activation vectors (stride k) so that the
-    /// 32 bytes of token t at column 32·c land at (8·c + t)·32; missing tokens of a short group are zeros.
-    /// </summary>
-    static void Pack(sbyte* x, int k, int tokens, int blocks, sbyte* packed)
-    {
-        int chunks = blocks * TernaryPacking.BlockWeights / 32;
-        for (int t = 0; t < TokensPerGroup; t++)
-        {
-            sbyte* source = x + (long)t * k;
-            sbyte* target = packed + 32 * t;
-            if (t < tokens)
-                for (int c = 0; c < chunks; c++)
-                    Avx.Store(target + c * 32 * TokensPerGroup, Avx.LoadVector256(source + c * 32));
-            else
-                for (int c = 0; c < chunks; c++)
-                    Avx.Store(target + c * 32 * TokensPerGroup, Vector256<sbyte>.Zero);
-        }
-    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<byte> Codes(Vector256<byte> packed, [ConstantExpected] byte shift) =>

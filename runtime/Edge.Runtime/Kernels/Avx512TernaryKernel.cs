@@ -34,7 +34,8 @@ internal sealed unsafe class Avx512TernaryKernel : TernaryKernel
 
     readonly struct Rows : IRowDotFourRows, IRowTokenGroups
     {
-        public static void PackEight(sbyte* x, int k, int tokens, int blocks, sbyte* packed) => Pack(x, k, tokens, blocks * TernaryPacking.BlockWeights / 64, packed);
+        public static void PackEight(sbyte* x, int k, int tokens, int blocks, sbyte* packed) =>
+            InterleaveEight(x, k, tokens, blocks * TernaryPacking.BlockWeights / 64, 64, packed);
 
         public static void RowEightTokens(byte* row, sbyte* packed, int blocks, int* sums, int tokens, int* y, long yStride) =>
             Avx512TernaryKernel.RowEightTokens(row, packed, blocks, sums, tokens, y, yStride);
@@ -54,25 +55,6 @@ internal sealed unsafe class Avx512TernaryKernel : TernaryKernel
 
     public override void MatMul(in TernaryMatrix w, int rowStart, int rowCount, ReadOnlySpan<sbyte> x, ReadOnlySpan<int> xSums, int n, Span<int> y, int yStride) =>
         MatMulByTokenGroups<Rows>(w, rowStart, rowCount, x, xSums, n, y, yStride);
-
-    /// <summary>
-    /// Copies <paramref name="chunks"/> 64-byte chunks of <paramref name="tokens"/> activation vectors (stride k) so
-    /// that chunk c of token t lands at (8·c + t)·64; missing tokens of a short group are zeros.
-    /// </summary>
-    internal static void Pack(sbyte* x, int k, int tokens, int chunks, sbyte* packed)
-    {
-        for (int t = 0; t < TokensPerGroup; t++)
-        {
-            sbyte* source = x + (long)t * k;
-            sbyte* target = packed + 64 * t;
-            if (t < tokens)
-                for (int c = 0; c < chunks; c++)
-                    Vector512.Store(Vector512.Load(source + c * 64), target + c * 64 * TokensPerGroup);
-            else
-                for (int c = 0; c < chunks; c++)
-                    Vector512.Store(Vector512<sbyte>.Zero, target + c * 64 * TokensPerGroup);
-        }
-    }
 
     /// <summary>
     /// One weight row against the eight packed activation vectors: each 64 codes are unpacked once and used eight

@@ -169,7 +169,7 @@ internal sealed unsafe class FiveTritVbmiKernel : TernaryKernel
                     int passBlocks = Math.Min(BlocksPerPass, blocks - first);
                     bool last = first + passBlocks >= blocks;
                     int passTail = last ? tailGroups : 0;
-                    Avx512TernaryKernel.Pack(px + (long)b * k + first * FiveTritPacking.BlockWeights, k, tokens, passBlocks * ChunksPerBlock + passTail, packed);
+                    InterleaveEight(px + (long)b * k + first * FiveTritPacking.BlockWeights, k, tokens, passBlocks * ChunksPerBlock + passTail, 64, packed);
                     for (int i = 0; i < rowCount; i++)
                     {
                         byte* row = rows + i * rowBytes + first * FiveTritPacking.BlockBytes;

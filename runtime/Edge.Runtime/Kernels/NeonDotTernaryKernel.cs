@@ -39,7 +39,8 @@ internal sealed unsafe class NeonDotTernaryKernel : TernaryKernel
     {
         public static int Dot(byte* row, sbyte* x, int blocks) => NeonDotTernaryKernel.Dot(row, x, blocks);
 
-        public static void PackEight(sbyte* x, int k, int tokens, int blocks, sbyte* packed) => Pack(x, k, tokens, blocks, packed);
+        public static void PackEight(sbyte* x, int k, int tokens, int blocks, sbyte* packed) =>
+            InterleaveEight(x, k, tokens, blocks * TernaryPacking.BlockWeights / 16, 16, packed);
 
         public static void RowEightTokens(byte* row, sbyte* packed, int blocks, int* sums, int tokens, int* y, long yStride) =>
             NeonDotTernaryKernel.RowEightTokens(row, packed, blocks, sums, tokens, y, yStride);
@@ -58,26 +59,6 @@ internal sealed unsafe class NeonDotTernaryKernel : TernaryKernel
         {
             DotFourTokens(row, x, k, blocks, sums, y, yStride);
             DotFourTokens(row + rowBytes, x, k, blocks, sums, y + 1, yStride);
-        }
-    }
-
-    /// <summary>
-    /// Copies <paramref name="blocks"/> blocks of <paramref name="tokens"/> activation vectors (stride k) so that the
-    /// 16 bytes of token t at column 16·c land at (8·c + t)·16; missing tokens of a short group are zeros.
-    /// </summary>
-    static void Pack(sbyte* x, int k, int tokens, int blocks, sbyte* packed)
-    {
-        int chunks = blocks * TernaryPacking.BlockWeights / 16;
-        for (int t = 0; t < TokensPerGroup; t++)
-        {
-            sbyte* source = x + (long)t * k;
-            sbyte* target = packed + 16 * t;
-            if (t < tokens)
-                for (int c = 0; c < chunks; c++)
-                    AdvSimd.Store(target + c * 16 * TokensPerGroup, AdvSimd.LoadVector128(source + c * 16));
-            else
-                for (int c = 0; c < chunks; c++)
-                    AdvSimd.Store(target + c * 16 * TokensPerGroup, Vector128<sbyte>.Zero);
         }
     }
 

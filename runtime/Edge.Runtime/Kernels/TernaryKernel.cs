@@ -264,6 +264,28 @@ internal abstract unsafe class TernaryKernel
         return groups * TokensPerSmallGroup;
     }
 
+    /// <summary>
+    /// Copies <paramref name="chunks"/> chunks of <paramref name="chunkBytes"/> bytes (one vector register) of
+    /// <paramref name="tokens"/> activation vectors (stride k) so that chunk c of token t lands at (8·c + t)·chunkBytes:
+    /// the interleaved slice the eight-token loops read from consecutive addresses. The missing tokens of a short group
+    /// are zeros. Inlined with a constant <paramref name="chunkBytes"/>, each copy is one vector load and store.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    protected static void InterleaveEight(sbyte* x, int k, int tokens, int chunks, int chunkBytes, sbyte* packed)
+    {
+        for (int t = 0; t < TokensPerGroup; t++)
+        {
+            sbyte* source = x + (long)t * k;
+            sbyte* target = packed + chunkBytes * t;
+            if (t < tokens)
+                for (int c = 0; c < chunks; c++)
+                    Unsafe.CopyBlockUnaligned(target + c * chunkBytes * TokensPerGroup, source + c * chunkBytes, (uint)chunkBytes);
+            else
+                for (int c = 0; c < chunks; c++)
+                    Unsafe.InitBlockUnaligned(target + c * chunkBytes * TokensPerGroup, 0, (uint)chunkBytes);
+        }
+    }
+
     /// <summary>y[t·yStride] = values[t] for a group's tokens; a full group with constant lane indices.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     protected static void StoreEight(Vector256<int> values, int tokens, int* y, long yStride) =>
