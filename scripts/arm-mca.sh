@@ -14,8 +14,9 @@
 #
 # A loop is found by its symbol (artifacts/symbols/linux-arm64/edge.dbg for Edge, the dynamic symbols for ggml): of
 # the backward branches inside the function, the shortest span holding all its multiply instructions is the inner
-# loop. Its products (weight × token multiply-adds) per iteration follow from those instructions (smull/smlal: 8,
-# sdot: 16); a decode loop serves one token, so there products are weights. llvm-mca has no Cortex-A72 or A76 model of its own (both use its Cortex-A57 model), so the
+# loop. Its products (weight × token multiply-adds) per iteration follow from its instructions (smull/smlal: 8,
+# sdot: 16, and sadalp inside the loop: 8, neon's path without a multiply, where two sadalp add the 16 activations
+# selected by a code vector's two masks); a decode loop serves one token, so there products are weights. llvm-mca has no Cortex-A72 or A76 model of its own (both use its Cortex-A57 model), so the
 # Neoverse N1, the server core derived from the A76, is analysed as well and used for the Pi 5.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -81,8 +82,9 @@ extract() {
       for (i = 1; i <= bfrom[best]; i++) if (addr[i] >= bto[best]) {
         a = arg[i]; if (op[i] ~ /^(b|b\..*|cbn?z|tbn?z|j[a-z]+)$/) sub(/0x[0-9a-f]+ <.*/, "loop", a)   # llvm-mca ignores where a branch goes
         print "\t" op[i] "\t" a > out
+        products += mac[i] + (op[i] ~ /^[su]adalp$/ ? 8 : 0)
       }
-      print total > wout
+      print products > wout
     }'
   [ -z "$asm_dir" ] || { mkdir -p "$asm_dir"; cp "$work/$name.s" "$asm_dir/$name.s"; }
 }
