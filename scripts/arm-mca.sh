@@ -133,12 +133,19 @@ for l in "${loops[@]}"; do
   done
 done
 
-echo "### Inner loops: llvm-mca cycles per 1,000 products (busiest resource)"
-echo
-echo "A product is one weight times one activation: in decode (one token) that is a weight; the batched loops serve four or eight tokens (neon-dot-8tok: the eight-token loop of the shared x86 driver, over an interleaved copy of the activations; neon-dot-4tok: its four-token loop, used for rows longer than 3072)."
-echo
-echo "| loop | tokens | products / iteration | instructions | Cortex-A53 | Cortex-A72 (A57 model) | Cortex-A76 (A57 model) | Neoverse N1 (A76 core) |"
-echo "|---|---:|---:|---:|---|---|---|---|"
+# table TITLE HEADER ALIGNMENT [NOTE]: a report section's title, an optional note and the two header lines of its table.
+table() {
+  echo "### $1"
+  echo
+  if [ -n "${4:-}" ]; then echo "$4"; echo; fi
+  echo "$2"
+  echo "$3"
+}
+
+table "Inner loops: llvm-mca cycles per 1,000 products (busiest resource)" \
+  "| loop | tokens | products / iteration | instructions | Cortex-A53 | Cortex-A72 (A57 model) | Cortex-A76 (A57 model) | Neoverse N1 (A76 core) |" \
+  "|---|---:|---:|---:|---|---|---|---|" \
+  "A product is one weight times one activation: in decode (one token) that is a weight; the batched loops serve four or eight tokens (neon-dot-8tok: the eight-token loop of the shared x86 driver, over an interleaved copy of the activations; neon-dot-4tok: its four-token loop, used for rows longer than 3072)."
 for l in "${loops[@]}"; do
   IFS='|' read -r name _ _ _ tokens <<<"$l"
   row="| $name | $tokens | $(cat "$work/$name.weights") | $(($(wc -l < "$work/$name.s") - 1)) |"
@@ -153,10 +160,9 @@ done
 # figure (docs/PERFORMANCE.md cites both). Models: 308.3 M ternary weights per 370M token, 81.3 MiB read per
 # token; the bundled model 31.46 M ternary weights, 7.9 MB per token (ternary 7.5 MiB + one f16 embedding row).
 echo
-echo "### Decode per Pi: compute bound (llvm-mca) against memory bound"
-echo
-echo "| Pi (core, clock) | Edge kernel | G weights/s, 1 core | 4 cores | memory: G weights/s (sustained GB/s) | 4 cores bound by | Edge ÷ ggml TQ2_0 cycles/weight | 370M tok/s, 1 core / 4 cores | bundled tok/s, 1 / 4 |"
-echo "|---|---|---:|---:|---:|---|---:|---:|---:|"
+table "Decode per Pi: compute bound (llvm-mca) against memory bound" \
+  "| Pi (core, clock) | Edge kernel | G weights/s, 1 core | 4 cores | memory: G weights/s (sustained GB/s) | 4 cores bound by | Edge ÷ ggml TQ2_0 cycles/weight | 370M tok/s, 1 core / 4 cores | bundled tok/s, 1 / 4 |" \
+  "|---|---|---:|---:|---:|---|---:|---:|---:|"
 # name | llvm cpu | GHz | sustained GB/s 1 core | sustained GB/s 4 cores
 pis=(
   "Zero 2 W (A53, 1.0 GHz)|cortex-a53|1.0|2.0|2.0"
@@ -184,10 +190,9 @@ done
 
 # Prefill: the batched loops are compute-bound (a weight byte feeds 16 products), so their rate bounds prompt tokens/s.
 echo
-echo "### Prefill per Pi: the batched loop's compute bound (nothing else in the forward pass counted)"
-echo
-echo "| Pi (core, clock) | Edge batched loop | G products/s, 1 core | 4 cores | 370M prompt tok/s, 1 / 4 cores | bundled prompt tok/s, 1 / 4 | batched ÷ decode cycles per product |"
-echo "|---|---|---:|---:|---:|---:|---:|"
+table "Prefill per Pi: the batched loop's compute bound (nothing else in the forward pass counted)" \
+  "| Pi (core, clock) | Edge batched loop | G products/s, 1 core | 4 cores | 370M prompt tok/s, 1 / 4 cores | bundled prompt tok/s, 1 / 4 | batched ÷ decode cycles per product |" \
+  "|---|---|---:|---:|---:|---:|---:|"
 for p in "${pis[@]}"; do
   IFS='|' read -r pi cpu ghz _ _ <<<"$p"
   # The loop prefill runs for the 370M rows (K ≤ 3072): neon's four tokens, neon-dot's eight.
@@ -212,10 +217,9 @@ extract avx2-8tok "$x64" "$x64_symbols" Edge_Runtime_Edge_Runtime_Kernels_Avx2Te
 echo $((24 * 32)) > "$work/peak-ymm.weights"
 [ -z "$asm_dir" ] || cp "$work"/avx2-*.s "$work/peak-ymm.s" "$asm_dir/"
 echo
-echo "### x86 (llvm-mca -mcpu=znver4): cycles per 1,000 products against the vpmaddubsw + vpaddw ceiling"
-echo
-echo "| loop | products / iteration | instructions | Zen 4 cycles per 1,000 products (busiest resource) | of the ceiling |"
-echo "|---|---:|---:|---|---:|"
+table "x86 (llvm-mca -mcpu=znver4): cycles per 1,000 products against the vpmaddubsw + vpaddw ceiling" \
+  "| loop | products / iteration | instructions | Zen 4 cycles per 1,000 products (busiest resource) | of the ceiling |" \
+  "|---|---:|---:|---|---:|"
 read -r peak_cyc _ < <(mca_cycles x86_64 znver4 peak-ymm 2)
 for name in peak-ymm avx2-8tok avx2-4tok; do
   r=$(mca_cycles x86_64 znver4 "$name" 2)
