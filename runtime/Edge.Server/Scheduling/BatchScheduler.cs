@@ -65,6 +65,7 @@ internal sealed class BatchScheduler : IDisposable
     readonly Lock _gate = new();
     readonly Queue<(Sequence Sequence, long EnqueuedAt)> _waiting = new();
     readonly List<Running> _running = [];
+    int _admitting; // 1 while Admit holds a sequence taken off the queue and not yet running: it still takes a place
     readonly Stack<RecurrentState> _freeStates = new();
     readonly ManualResetEventSlim _wake = new(false);
     readonly float[] _prefillLogits;
@@ -108,7 +109,7 @@ internal sealed class BatchScheduler : IDisposable
 
     public int Waiting { get { lock (_gate) return _waiting.Count; } }
 
-    public int Active { get { lock (_gate) return _running.Count; } }
+    public int Active { get { lock (_gate) return _running.Count + _admitting; } }
 
     public bool IsStopping => _stopping;
 
@@ -128,7 +129,7 @@ internal sealed class BatchScheduler : IDisposable
         {
             if (_stopping)
                 return SubmitStatus.Stopping;
-            if (_running.Count + _waiting.Count >= Options.Parallel + Options.Queue)
+            if (_running.Count + _admitting + _waiting.Count >= Options.Parallel + Options.Queue)
             {
                 _metrics.RejectedQueueFull();
                 return SubmitStatus.QueueFull;
@@ -138,7 +139,7 @@ internal sealed class BatchScheduler : IDisposable
             sequence.WakeOnCancel = cancellationToken.UnsafeRegister(static s => ((ManualResetEventSlim)s!).Set(), _wake);
             _waiting.Enqueue((sequence, Stopwatch.GetTimestamp()));
             _metrics.Request();
-            _metrics.SetQueue(_waiting.Count, _running.Count);
+            _metrics.SetQueue(_waiting.Count, _running.Count + _admitting);
         }
         _wake.Set();
         return SubmitStatus.Accepted;
@@ -207,40 +208,58 @@ internal sealed class BatchScheduler : IDisposable
                 if (_running.Count >= Options.Parallel || !_waiting.TryDequeue(out var next))
                     return;
                 (sequence, enqueuedAt) = next;
+                _admitting = 1;
             }
-            long queued = Stopwatch.GetTimestamp() - enqueuedAt;
-            if (sequence.CancellationToken.IsCancellationRequested)
-            {
-                _metrics.Cancelled();
-                sequence.Finish(Empty(sequence, SequenceEnd.Cancelled, queued));
-                continue;
-            }
-            if (!_freeStates.TryPop(out var state))
-            {
-                state = _forward.CreateState();
-                _metrics.StateAllocated();
-            }
-            state.Reset();
-            var request = sequence.Request;
-            Running running;
             try
             {
-                var sampler = new Sampler(request.Sampling, _model.Config.VocabSize);
-                foreach (int t in request.PromptTokens)
-                    sampler.Accept(t);
-                running = new Running(sequence, state, sampler, _model.Tokenizer) { QueuedTicks = queued, EnqueuedAt = enqueuedAt };
-                running.Cached = running.Prefilled = Cache?.Restore(request.PromptTokens, state) ?? 0;
+                AdmitOne(sequence, enqueuedAt);
             }
-            catch (Exception e)
+            finally
             {
-                _metrics.Failed();
-                _freeStates.Push(state);
-                sequence.Finish(Empty(sequence, SequenceEnd.Failed, queued) with { Error = e });
-                continue;
+                // Also on the paths that end the sequence instead of running it.
+                lock (_gate)
+                    _admitting = 0;
             }
-            _metrics.Prefilled(request.PromptTokens.Length, running.Cached, 0);
-            lock (_gate)
-                _running.Add(running);
+        }
+    }
+
+    void AdmitOne(Sequence sequence, long enqueuedAt)
+    {
+        long queued = Stopwatch.GetTimestamp() - enqueuedAt;
+        if (sequence.CancellationToken.IsCancellationRequested)
+        {
+            _metrics.Cancelled();
+            sequence.Finish(Empty(sequence, SequenceEnd.Cancelled, queued));
+            return;
+        }
+        if (!_freeStates.TryPop(out var state))
+        {
+            state = _forward.CreateState();
+            _metrics.StateAllocated();
+        }
+        state.Reset();
+        var request = sequence.Request;
+        Running running;
+        try
+        {
+            var sampler = new Sampler(request.Sampling, _model.Config.VocabSize);
+            foreach (int t in request.PromptTokens)
+                sampler.Accept(t);
+            running = new Running(sequence, state, sampler, _model.Tokenizer) { QueuedTicks = queued, EnqueuedAt = enqueuedAt };
+            running.Cached = running.Prefilled = Cache?.Restore(request.PromptTokens, state) ?? 0;
+        }
+        catch (Exception e)
+        {
+            _metrics.Failed();
+            _freeStates.Push(state);
+            sequence.Finish(Empty(sequence, SequenceEnd.Failed, queued) with { Error = e });
+            return;
+        }
+        _metrics.Prefilled(request.PromptTokens.Length, running.Cached, 0);
+        lock (_gate)
+        {
+            _running.Add(running);
+            _admitting = 0;
         }
     }
 
