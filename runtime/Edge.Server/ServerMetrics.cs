@@ -113,7 +113,21 @@ internal sealed class ServerMetrics
         Gauge(s, "edge_slot_states_allocated", "Recurrent states made for slots; at most edge_slots while freed slots' states are reused.", Interlocked.Read(ref _statesAllocated));
         Gauge(s, "edge_prefix_cache_bytes", "Bytes of recurrent states held by the prefix-state cache.", cacheBytes);
         Gauge(s, "edge_prefix_cache_entries", "States held by the prefix-state cache.", cacheEntries);
+        AppendProcessMemory(s);
         return s.ToString();
+    }
+
+    // The names Prometheus' own client libraries use, so existing dashboards and alerts apply unchanged.
+    static void AppendProcessMemory(StringBuilder s)
+    {
+        var gc = GC.GetGCMemoryInfo();
+        Gauge(s, "process_resident_memory_bytes", "Resident memory of the process (the mapped model's resident pages included).", Environment.WorkingSet);
+        Gauge(s, "dotnet_gc_heap_size_bytes", "Managed heap size at the end of the last garbage collection.", gc.HeapSizeBytes);
+        Gauge(s, "dotnet_gc_committed_bytes", "Memory the garbage collector holds committed.", gc.TotalCommittedBytes);
+        Counter(s, "dotnet_gc_allocated_bytes_total", "Bytes allocated on the managed heap.", GC.GetTotalAllocatedBytes());
+        s.Append("# HELP dotnet_gc_collections_total Garbage collections, by generation.\n# TYPE dotnet_gc_collections_total counter\n");
+        for (int generation = 0; generation <= GC.MaxGeneration; generation++)
+            s.Append(CultureInfo.InvariantCulture, $"dotnet_gc_collections_total{{generation=\"{generation}\"}} {GC.CollectionCount(generation)}\n");
     }
 
     static void Counter(StringBuilder s, string name, string help, long value) =>

@@ -225,11 +225,15 @@ public sealed class ServerTests(ModelFixture fixture)
         using var response = await server.Client.GetAsync("/metrics", Ct);
         Assert.StartsWith("text/plain", response.Content.Headers.ContentType!.ToString());
         string text = await response.Content.ReadAsStringAsync(Ct);
-        foreach (string name in new[] { "edge_requests_total", "edge_prompt_tokens_total", "edge_generated_tokens_total", "edge_queue_depth", "edge_decode_tokens_per_second", "edge_prefill_seconds_total", "edge_decode_seconds_total" })
+        foreach (string name in new[] { "edge_requests_total", "edge_prompt_tokens_total", "edge_generated_tokens_total", "edge_queue_depth", "edge_decode_tokens_per_second", "edge_prefill_seconds_total", "edge_decode_seconds_total",
+            "process_resident_memory_bytes", "dotnet_gc_heap_size_bytes", "dotnet_gc_committed_bytes", "dotnet_gc_allocated_bytes_total" })
         {
             Assert.Contains($"# TYPE {name} ", text);
             Assert.Matches($"(?m)^{name} [0-9.eE+-]+$", text);
         }
+        Assert.Matches("(?m)^process_resident_memory_bytes [1-9][0-9]{6,}$", text);
+        for (int generation = 0; generation <= GC.MaxGeneration; generation++)
+            Assert.Matches($"(?m)^dotnet_gc_collections_total{{generation=\"{generation}\"}} [0-9]+$", text);
     }
 
     [Fact]

@@ -10,9 +10,17 @@ namespace Edge.Server.Scheduling;
 /// </summary>
 internal sealed class PrefixStateCache(long maxBytes)
 {
-    sealed record Entry(int[] Tokens, RecurrentState State)
+    // Mutable so that an evicted entry's arrays hold the next prefix: under steady load every store evicts, and
+    // fresh arrays that live in the cache for minutes would die only in gen-2 collections, growing the heap between them.
+    sealed class Entry(int[] tokenBuffer, RecurrentState state)
     {
-        public long Bytes => State.Bytes + (long)Tokens.Length * sizeof(int);
+        public int[] TokenBuffer = tokenBuffer;
+        public int TokenCount;
+        public RecurrentState State { get; } = state;
+
+        public ReadOnlySpan<int> Tokens => TokenBuffer.AsSpan(0, TokenCount);
+
+        public long Bytes => State.Bytes + (long)TokenBuffer.Length * sizeof(int);
     }
 
     readonly LinkedList<Entry> _entries = new(); // most recently used first
@@ -34,7 +42,7 @@ internal sealed class PrefixStateCache(long maxBytes)
         for (var node = _entries.First; node != null; node = node.Next)
         {
             var tokens = node.Value.Tokens;
-            if (tokens.Length < prompt.Length && tokens.Length > (best?.Value.Tokens.Length ?? 0) && prompt.StartsWith(tokens))
+            if (tokens.Length < prompt.Length && tokens.Length > (best?.Value.TokenCount ?? 0) && prompt.StartsWith(tokens))
                 best = node;
         }
         if (best is null)
@@ -42,7 +50,7 @@ internal sealed class PrefixStateCache(long maxBytes)
         into.CopyFrom(best.Value.State);
         _entries.Remove(best);
         _entries.AddFirst(best);
-        return best.Value.Tokens.Length;
+        return best.Value.TokenCount;
     }
 
     /// <summary>Keeps a copy of <paramref name="state"/>, the state after exactly <paramref name="tokens"/>.</summary>
@@ -57,16 +65,40 @@ internal sealed class PrefixStateCache(long maxBytes)
                 _entries.AddFirst(node);
                 return;
             }
-        var entry = new Entry(tokens.ToArray(), state.Clone());
-        if (entry.Bytes > MaxBytes)
+        if (state.Bytes + (long)tokens.Length * sizeof(int) > MaxBytes)
             return;
-        _entries.AddFirst(entry);
-        long bytes = _bytes + entry.Bytes;
-        while (bytes > MaxBytes && _entries.Last is { } oldest)
+        long bytes = _bytes;
+        LinkedListNode<Entry>? reusable = null;
+        while (_entries.Last is { } oldest && bytes + oldest.Value.State.Bytes + (long)tokens.Length * sizeof(int) > MaxBytes)
+        {
+            bytes -= oldest.Value.Bytes;
+            _entries.RemoveLast();
+            reusable = oldest;
+        }
+        Entry entry;
+        if (reusable is not null)
+        {
+            entry = reusable.Value;
+            entry.State.CopyFrom(state);
+            if (entry.TokenBuffer.Length < tokens.Length)
+                entry.TokenBuffer = new int[tokens.Length];
+        }
+        else
+        {
+            entry = new Entry(new int[tokens.Length], state.Clone());
+            reusable = new LinkedListNode<Entry>(entry);
+        }
+        tokens.CopyTo(entry.TokenBuffer);
+        entry.TokenCount = tokens.Length;
+        // A reused token buffer may be longer than needed, and the entry itself no larger than the bound.
+        while (bytes + entry.Bytes > MaxBytes && _entries.Last is { } oldest)
         {
             bytes -= oldest.Value.Bytes;
             _entries.RemoveLast();
         }
-        Volatile.Write(ref _bytes, bytes);
+        if (bytes + entry.Bytes > MaxBytes)
+            entry.TokenBuffer = tokens.ToArray();
+        _entries.AddFirst(reusable);
+        Volatile.Write(ref _bytes, bytes + entry.Bytes);
     }
 }
