@@ -84,7 +84,7 @@ public static class ServeSoak
         var clock = Stopwatch.StartNew();
         Console.WriteLine($"edge-soak serve: {server.Description} on {baseUri}, " +
             $"{clients} clients for {(tokens > 0 ? $"{tokens:N0} tokens" : $"{minutes:G} minutes")}, RSS every {sampleEvery:N0} tokens");
-        Console.WriteLine("tokens\tRSS MiB\tanonymous MiB\tthreads\trequests\t200\t429\t503\tdropped\terrors\ttokens/s");
+        Console.WriteLine("tokens\tRSS MiB\tanonymous MiB\theap MiB\tcommitted MiB\tgen-2 GCs\tthreads\trequests\t200\t429\t503\tdropped\terrors\ttokens/s");
 
         var loops = Enumerable.Range(0, clients).Select(i => Task.Run(() => Client(http, i, tally, stop.Token))).ToArray();
         long next = sampleEvery, generated = 0;
@@ -96,12 +96,15 @@ public static class ServeSoak
                 tally.Error(ended);
                 break;
             }
-            generated = Metric(await metricsClient.GetStringAsync("/metrics"), "edge_generated_tokens_total");
+            string progress = await metricsClient.GetStringAsync("/metrics");
+            generated = Metric(progress, "edge_generated_tokens_total");
             if (generated >= next)
             {
                 var s = memory.Take(generated);
                 next = (generated / sampleEvery + 1) * sampleEvery;
-                Console.WriteLine($"{generated}\t{MemorySamples.Mib(s.RssBytes)}\t{MemorySamples.Mib(s.AnonymousBytes)}\t{Threads(pid)}\t{tally.Requests}\t{tally.Ok}\t{tally.Status429}\t{tally.Status503}\t{tally.Disconnected}\t{tally.Errors}\t{generated / clock.Elapsed.TotalSeconds:F0}");
+                Console.WriteLine($"{generated}\t{MemorySamples.Mib(s.RssBytes)}\t{MemorySamples.Mib(s.AnonymousBytes)}\t" +
+                    $"{MemorySamples.Mib(Metric(progress, "dotnet_gc_heap_size_bytes"))}\t{MemorySamples.Mib(Metric(progress, "dotnet_gc_committed_bytes"))}\t" +
+                    $"{Metric(progress, "dotnet_gc_collections_total{generation=\"2\"}")}\t{Threads(pid)}\t{tally.Requests}\t{tally.Ok}\t{tally.Status429}\t{tally.Status503}\t{tally.Disconnected}\t{tally.Errors}\t{generated / clock.Elapsed.TotalSeconds:F0}");
             }
             if (tokens > 0 ? generated >= tokens : clock.Elapsed.TotalMinutes >= minutes)
                 break;
