@@ -19,9 +19,10 @@ public sealed record PromptLookupOptions
 {
     /// <summary>
     /// Tokens drafted at most per step (k); a batch is the token and its drafts, so at most the model's batch size less
-    /// one. The default, 7, makes a batch of 8: the x86 kernels run a batch in groups of 8 tokens, and a ninth token costs another whole group.
+    /// one. The default, 3, makes a batch of 4, which the batched kernels run as one four-token group: on the build
+    /// machine it costs under three single-token steps, where a batch of 8 costs about five (docs/PERFORMANCE.md).
     /// </summary>
-    public int DraftTokens { get; init; } = 7;
+    public int DraftTokens { get; init; } = 3;
 
     /// <summary>The longest suffix looked up (n); shorter ones down to <see cref="MinNgramSize"/> are tried when it does not occur earlier.</summary>
     public int NgramSize { get; init; } = 3;

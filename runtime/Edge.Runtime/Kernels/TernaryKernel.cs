@@ -174,6 +174,13 @@ internal abstract unsafe class TernaryKernel
     protected const int MinPaddedGroup = 4;
 
     /// <summary>
+    /// The shortest last group the eight-token path pads. A tail of 4-6 tokens runs as one four-token group on the
+    /// activations in place (as fast per multiply-add at these row lengths) and 0-2 single-token products: fewer
+    /// multiply-adds than a group padded to eight (docs/kernels.md).
+    /// </summary>
+    const int MinPaddedEightGroup = 7;
+
+    /// <summary>
     /// Longest row for the eight-token path: 8 tokens × 3072 packed activations are 24 KiB, which with the streaming
     /// weights still fits a 32 KiB L1. Longer rows (K = 6912 of MMfreeLM-2.7B) use two rows × four tokens.
     /// </summary>
@@ -212,8 +219,8 @@ internal abstract unsafe class TernaryKernel
     /// <summary>
     /// Eight tokens at a time: their activations are copied into one slice of ≤ 24 KiB that stays in L1 while every
     /// row of the range streams through it, so each unpacked code vector feeds eight multiply-adds from consecutive
-    /// addresses, and the weights (a byte per 32 multiply-adds) come from L2 or beyond. A last group of 4-7 tokens is
-    /// padded with zeros; fewer are left to the caller.
+    /// addresses, and the weights (a byte per 32 multiply-adds) come from L2 or beyond. A last group of 7 tokens is
+    /// padded with zeros, one of 4-6 runs its first four as a four-token group; fewer are left to the caller.
     /// </summary>
     /// <returns>The first token not done.</returns>
     static int EightTokenGroups<TRows>(byte* rows, long rowBytes, int rowCount, int blocks, int k, sbyte* x, int* sums, int n, int* y, int yStride)
@@ -224,7 +231,7 @@ internal abstract unsafe class TernaryKernel
         sbyte* packed = (sbyte*)(((nint)packedSpace + 63) & ~(nint)63);
         int* groupSums = stackalloc int[TokensPerGroup];
         int b = 0;
-        for (; n - b >= MinPaddedGroup; b += TokensPerGroup)
+        for (; n - b >= MinPaddedEightGroup; b += TokensPerGroup)
         {
             int tokens = Math.Min(TokensPerGroup, n - b);
             for (int t = 0; t < TokensPerGroup; t++)
@@ -234,7 +241,10 @@ internal abstract unsafe class TernaryKernel
             for (int i = 0; i < rowCount; i++)
                 TRows.RowEightTokens(rows + i * rowBytes, packed, blocks, groupSums, tokens, yb + i, yStride);
         }
-        return Math.Min(b, n);
+        b = Math.Min(b, n);
+        if (n - b >= TokensPerSmallGroup)
+            b += FourTokenGroups<TRows>(rows, rowBytes, rowCount, blocks, k, x + (long)b * k, sums + b, TokensPerSmallGroup, y + (long)b * yStride, yStride);
+        return b;
     }
 
     /// <summary>

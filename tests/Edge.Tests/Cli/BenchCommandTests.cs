@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Edge.Runtime.Diagnostics;
+using Edge.Runtime.Generation;
 using Edge.Tests.Helpers;
 
 namespace Edge.Tests.Cli;
@@ -180,7 +181,7 @@ public sealed class BenchCommandTests() : TinyModelTests(temp => TestModels.Writ
         Assert.True(code == 0, error);
         Assert.Contains("| threads | workload | sampling | k | mode |", output);
         Assert.Equal(6, output.Split('\n').Count(l => l.StartsWith("| 1 |", StringComparison.Ordinal)));
-        Assert.Contains("| 7 | adaptive |", output); // the library's default k
+        Assert.Contains($"| {new PromptLookupOptions().DraftTokens} | adaptive |", output); // the library's default k
     }
 
     [Fact]
