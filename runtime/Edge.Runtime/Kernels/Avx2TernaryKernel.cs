@@ -48,6 +48,9 @@ internal sealed unsafe class Avx2TernaryKernel : TernaryKernel
         public static void DotTwoRowsFourTokens(byte* row, long rowBytes, sbyte* x, int k, int blocks, int* sums, int* y, long yStride) =>
             Avx2TernaryKernel.DotTwoRowsFourTokens(row, rowBytes, x, k, blocks, sums, y, yStride);
 
+        public static void DotTwoTokens(byte* row, sbyte* x, int k, int blocks, int* sums, int* y, long yStride) =>
+            Avx2TernaryKernel.DotTwoTokens(row, x, k, blocks, sums, y, yStride);
+
         public static int Dot(byte* row, sbyte* x, int blocks) => Vector256.Sum(RowSums(row, x, blocks));
 
         public static Vector128<int> DotFourRows(byte* row, long rowBytes, sbyte* x, int blocks) =>
@@ -96,6 +99,53 @@ internal sealed unsafe class Avx2TernaryKernel : TernaryKernel
             accScaled += Widen(scaled);
         }
         return acc + Avx2.ShiftRightArithmetic(accScaled, 2);
+    }
+
+    /// <summary>
+    /// One weight row against two activation vectors k apart, with the decode loop's in-place masks: each 64 packed
+    /// bytes are shifted once and masked eight times for both tokens.
+    /// </summary>
+    static void DotTwoTokens(byte* row, sbyte* x, int k, int blocks, int* sums, int* y, long yStride)
+    {
+        var codeMask = Vector256.Create((byte)3);
+        var scaledMask = Vector256.Create((byte)12);
+        sbyte* x1 = x + k;
+        Vector256<int> acc0 = default, accScaled0 = default, acc1 = default, accScaled1 = default;
+        for (int start = 0; start < blocks; start += BlocksPerWidenScaled)
+        {
+            int end = Math.Min(blocks, start + BlocksPerWidenScaled);
+            Vector256<short> sums0 = default, scaled0 = default, sums1 = default, scaled1 = default;
+            for (int block = start; block < end; block++)
+            {
+                byte* wb = row + block * TernaryPacking.BlockBytes;
+                int offset = block * TernaryPacking.BlockWeights;
+                var low0 = Avx.LoadVector256(wb);
+                var low1 = Avx.LoadVector256(wb + 32);
+                var high0 = Avx2.ShiftRightLogical(low0.AsUInt16(), 4).AsByte();
+                var high1 = Avx2.ShiftRightLogical(low1.AsUInt16(), 4).AsByte();
+                TwoTokensOf(low0 & codeMask, x + offset, x1 + offset, ref sums0, ref sums1);
+                TwoTokensOf(low1 & codeMask, x + offset + 32, x1 + offset + 32, ref sums0, ref sums1);
+                TwoTokensOf(high0 & codeMask, x + offset + 128, x1 + offset + 128, ref sums0, ref sums1);
+                TwoTokensOf(high1 & codeMask, x + offset + 160, x1 + offset + 160, ref sums0, ref sums1);
+                TwoTokensOf(low0 & scaledMask, x + offset + 64, x1 + offset + 64, ref scaled0, ref scaled1);
+                TwoTokensOf(low1 & scaledMask, x + offset + 96, x1 + offset + 96, ref scaled0, ref scaled1);
+                TwoTokensOf(high0 & scaledMask, x + offset + 192, x1 + offset + 192, ref scaled0, ref scaled1);
+                TwoTokensOf(high1 & scaledMask, x + offset + 224, x1 + offset + 224, ref scaled0, ref scaled1);
+            }
+            acc0 += Widen(sums0);
+            accScaled0 += Widen(scaled0);
+            acc1 += Widen(sums1);
+            accScaled1 += Widen(scaled1);
+        }
+        y[0] = Vector256.Sum(acc0 + Avx2.ShiftRightArithmetic(accScaled0, 2)) - sums[0];
+        y[yStride] = Vector256.Sum(acc1 + Avx2.ShiftRightArithmetic(accScaled1, 2)) - sums[1];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void TwoTokensOf(Vector256<byte> codes, sbyte* x0, sbyte* x1, ref Vector256<short> s0, ref Vector256<short> s1)
+    {
+        s0 += Madd(codes, x0);
+        s1 += Madd(codes, x1);
     }
 
     /// <summary>[Σa, Σb, …, Σh] over the int32 lanes of eight accumulators: three rounds of <c>vphaddd</c> and one add of 128-bit halves.</summary>

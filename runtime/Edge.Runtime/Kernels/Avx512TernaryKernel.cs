@@ -46,6 +46,13 @@ internal sealed unsafe class Avx512TernaryKernel : TernaryKernel
         public static void DotTwoRowsFourTokens(byte* row, long rowBytes, sbyte* x, int k, int blocks, int* sums, int* y, long yStride) =>
             Avx512TernaryKernel.DotTwoRowsFourTokens(row, rowBytes, x, k, blocks, sums, y, yStride);
 
+        // Two single-token products: AVX-512 is not the default kernel on the CPUs measured, so no two-token loop.
+        public static void DotTwoTokens(byte* row, sbyte* x, int k, int blocks, int* sums, int* y, long yStride)
+        {
+            y[0] = Dot(row, x, blocks) - sums[0];
+            y[yStride] = Dot(row, x + k, blocks) - sums[1];
+        }
+
         public static int Dot(byte* row, sbyte* x, int blocks) => Vector512.Sum(RowSums(row, x, blocks));
 
         public static Vector128<int> DotFourRows(byte* row, long rowBytes, sbyte* x, int blocks) =>

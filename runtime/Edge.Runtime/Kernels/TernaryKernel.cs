@@ -165,6 +165,9 @@ internal abstract unsafe class TernaryKernel
 
         /// <summary>Two adjacent rows against four vectors: rows i and i+1 go to y[t·yStride] and y[t·yStride + 1].</summary>
         static abstract void DotTwoRowsFourTokens(byte* row, long rowBytes, sbyte* x, int k, int blocks, int* sums, int* y, long yStride);
+
+        /// <summary>One row against two vectors k apart, y[0] and y[yStride]: the 2-3 tokens the groups leave.</summary>
+        static abstract void DotTwoTokens(byte* row, sbyte* x, int k, int blocks, int* sums, int* y, long yStride);
     }
 
     /// <summary>Tokens per interleaved group of <see cref="IRowTokenGroups.RowEightTokens"/>.</summary>
@@ -209,10 +212,19 @@ internal abstract unsafe class TernaryKernel
                 ? EightTokenGroups<TRows>(rows, rowBytes, rowCount, blocks, k, px, pSums, n, py, yStride)
                 : FourTokenGroups<TRows>(rows, rowBytes, rowCount, blocks, k, px, pSums, n, py, yStride);
             // The 1-3 tokens left over meet each row in turn, so a row is read from memory once for all of them
-            // (a server's decode step of two or three sequences), not once per token.
+            // (a server's decode step of two or three sequences), not once per token; two of them share its unpacking.
             for (int i = 0; i < rowCount; i++)
-                for (int t = b; t < n; t++)
-                    py[(long)t * yStride + i] = TRows.Dot(rows + i * rowBytes, px + (long)t * k, blocks) - pSums[t];
+            {
+                byte* row = rows + i * rowBytes;
+                int t = b;
+                if (n - t >= 2)
+                {
+                    TRows.DotTwoTokens(row, px + (long)t * k, k, blocks, pSums + t, py + (long)t * yStride + i, yStride);
+                    t += 2;
+                }
+                for (; t < n; t++)
+                    py[(long)t * yStride + i] = TRows.Dot(row, px + (long)t * k, blocks) - pSums[t];
+            }
         }
     }
 
