@@ -34,7 +34,8 @@ internal sealed unsafe class Avx2TernaryKernel : TernaryKernel
     public override void MatVec(in TernaryMatrix w, int rowStart, ReadOnlySpan<sbyte> x, int xSum, Span<int> y) =>
         MatVecByFourRows<Rows>(w, rowStart, x, xSum, y);
 
-    readonly struct Rows : IRowDotFourRows, IRowTokenGroups
+    /// <summary>The AVX2 loops; <see cref="Avx2Avx512TernaryKernel"/> takes its GEMV from them.</summary>
+    internal readonly struct Rows : IRowDotFourRows, IRowTokenGroups
     {
         public static void PackEight(sbyte* x, int k, int tokens, int blocks, sbyte* packed) =>
             InterleaveEight(x, k, tokens, blocks * TernaryPacking.BlockWeights / 32, 32, packed);

@@ -32,7 +32,8 @@ internal sealed unsafe class Avx512TernaryKernel : TernaryKernel
     public override void MatVec(in TernaryMatrix w, int rowStart, ReadOnlySpan<sbyte> x, int xSum, Span<int> y) =>
         MatVecByFourRows<Rows>(w, rowStart, x, xSum, y);
 
-    readonly struct Rows : IRowDotFourRows, IRowTokenGroups
+    /// <summary>The AVX-512 loops; <see cref="Avx2Avx512TernaryKernel"/> takes its batched products from them.</summary>
+    internal readonly struct Rows : IRowDotFourRows, IRowTokenGroups
     {
         public static void PackEight(sbyte* x, int k, int tokens, int blocks, sbyte* packed) =>
             InterleaveEight(x, k, tokens, blocks * TernaryPacking.BlockWeights / 64, 64, packed);

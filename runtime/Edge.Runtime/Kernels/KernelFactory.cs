@@ -3,7 +3,7 @@ namespace Edge.Runtime.Kernels;
 /// <summary>
 /// Chooses the ternary kernel for this CPU. The list is in order of preference; the scalar reference is last and
 /// always available, so an unknown CPU runs slower instead of failing. <c>EDGE_KERNEL=&lt;name&gt;</c> forces one
-/// (scalar, vector128, avx2, avx512, neon, neon-dot). Each kernel's <c>IsSupported</c> asks the JIT (or the NativeAOT
+/// (scalar, vector128, avx2, avx2-avx512, avx512, neon, neon-dot). Each kernel's <c>IsSupported</c> asks the JIT (or the NativeAOT
 /// instruction-set baseline) what this process may execute, so a kernel is listed only where it can run.
 /// </summary>
 internal static class KernelFactory
@@ -16,9 +16,13 @@ internal static class KernelFactory
     static List<TernaryKernel> CreateAvailable()
     {
         var kernels = new List<TernaryKernel>();
-        // x86 first choice at every thread count: in the model the weights stream from DRAM, and there the 256-bit loop
-        // is at least as fast as the 512-bit one, which Zen 4 runs as two halves; measured token by token in one
-        // process (docs/PERFORMANCE.md, "Tried and not kept"). x86-64-v3 NativeAOT builds get it too.
+        // Where 512-bit units are full width (AVX-VNNI stands for it), AVX2's GEMV with AVX-512's batched products,
+        // which run about twice as fast as AVX2's there (docs/PERFORMANCE.md, "AVX-512 batched products").
+        if (Avx2Avx512TernaryKernel.IsSupported)
+            kernels.Add(new Avx2Avx512TernaryKernel());
+        // x86 first choice otherwise: in the model the weights stream from DRAM, and there the 256-bit loop is at least
+        // as fast as the 512-bit one, which Zen 4 runs as two halves; measured token by token in one process
+        // (docs/PERFORMANCE.md, "Tried and not kept"). x86-64-v3 NativeAOT builds get it too.
         if (Avx2TernaryKernel.IsSupported)
             kernels.Add(new Avx2TernaryKernel());
         // x86 with AVX-512BW: half the instructions per weight, faster only with cache-resident weights
@@ -46,7 +50,7 @@ internal static class KernelFactory
     /// the reference or portable path, which the repacked matrices take.
     /// </summary>
     public static TernaryKernel? FiveTritFor(TernaryKernel kernel) =>
-        FiveTritVbmiKernel.IsSupported && kernel is Avx2TernaryKernel or Avx512TernaryKernel ? FiveTrit : null;
+        FiveTritVbmiKernel.IsSupported && kernel is Avx2TernaryKernel or Avx2Avx512TernaryKernel or Avx512TernaryKernel ? FiveTrit : null;
 
     static readonly FiveTritVbmiKernel? FiveTrit = FiveTritVbmiKernel.IsSupported ? new FiveTritVbmiKernel() : null;
 
