@@ -61,12 +61,9 @@ internal sealed unsafe class NeonDotTernaryKernel : TernaryKernel
             DotFourTokens(row + rowBytes, x, k, blocks, sums, y + 1, yStride);
         }
 
-        // Two single-token products: sdot needs no widening, so a shared unpacking would save little (not measured on a Pi).
-        public static void DotTwoTokens(byte* row, sbyte* x, int k, int blocks, int* sums, int* y, long yStride)
-        {
-            y[0] = Dot(row, x, blocks) - sums[0];
-            y[yStride] = Dot(row, x + k, blocks) - sums[1];
-        }
+        // Single-token products: sdot needs no widening, so a shared unpacking would save little (not measured on a Pi).
+        public static void DotTwoTokens(byte* row, sbyte* x, int k, int blocks, int* sums, int* y, long yStride) =>
+            DotEachOfTwoTokens<Rows>(row, x, k, blocks, sums, y, yStride);
     }
 
     /// <summary>One code vector against the same 16 columns of the eight packed tokens (128 consecutive bytes).</summary>

@@ -170,6 +170,17 @@ internal abstract unsafe class TernaryKernel
         static abstract void DotTwoTokens(byte* row, sbyte* x, int k, int blocks, int* sums, int* y, long yStride);
     }
 
+    /// <summary>
+    /// <see cref="IRowTokenGroups.DotTwoTokens"/> for kernels without a two-token loop: two single-token products,
+    /// the row still read from memory once for both.
+    /// </summary>
+    protected static void DotEachOfTwoTokens<TRows>(byte* row, sbyte* x, int k, int blocks, int* sums, int* y, long yStride)
+        where TRows : struct, IRowDot
+    {
+        y[0] = TRows.Dot(row, x, blocks) - sums[0];
+        y[yStride] = TRows.Dot(row, x + k, blocks) - sums[1];
+    }
+
     /// <summary>Tokens per interleaved group of <see cref="IRowTokenGroups.RowEightTokens"/>.</summary>
     protected const int TokensPerGroup = 8;
 
